@@ -1,0 +1,5 @@
+"""Where work runs: a local cluster by default, or the scheduler Dask's config names."""
+
+from cluster.connect import connect
+
+__all__ = ["connect"]

@@ -1,0 +1,73 @@
+"""Where work runs: an explicit address, Dask's configured one, or a LocalCluster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dask.config
+from distributed import Client
+
+from cluster.config import local_cluster_defaults
+
+
+def configured_address() -> str | None:
+    """The scheduler address from Dask's config key ``scheduler-address``.
+
+    It is set by ``DASK_SCHEDULER_ADDRESS`` or by ``scheduler-address`` in a
+    Dask YAML file (``~/.config/dask``, ``$DASK_CONFIG``). Environment
+    variables set after ``import dask`` need ``dask.config.refresh()``.
+    """
+    return dask.config.get("scheduler-address", None) or None
+
+
+def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
+    """Connect to a Dask scheduler, or start a LocalCluster on this machine.
+
+    The first of these wins: ``address``; Dask's config key
+    ``scheduler-address``; a new LocalCluster of worker processes with
+    defaults from ``compute.cluster.*`` (one single-threaded worker per CPU,
+    dashboard on port 8787 or a free one), updated by ``local_cluster_kwargs``.
+    Security for ``tls://`` addresses comes from Dask's config
+    (``distributed.comm.tls.*``).
+
+    Parameters
+    ----------
+    address : str, optional
+        A scheduler address such as ``tcp://10.0.0.5:8786``.
+    **local_cluster_kwargs
+        Keyword arguments for :class:`distributed.LocalCluster`, used only
+        when a LocalCluster is started.
+
+    Returns
+    -------
+    distributed.Client
+        Closing it (or leaving its ``with`` block) also shuts down a
+        LocalCluster that it started.
+
+    Raises
+    ------
+    ValueError
+        If LocalCluster keyword arguments are given while a scheduler address
+        is given or configured.
+    OSError
+        If the scheduler cannot be reached within
+        ``distributed.comm.timeouts.connect``.
+
+    Examples
+    --------
+    >>> from cluster import connect
+    >>> with connect(n_workers=1, dashboard_address=":0") as client:
+    ...     print(client.dashboard_link.endswith("/status"))
+    True
+    """
+    address = address or configured_address()
+    if address is not None:
+        if local_cluster_kwargs:
+            raise ValueError(
+                f"LocalCluster keyword arguments {sorted(local_cluster_kwargs)} "
+                f"cannot be used with the scheduler at {address!r}"
+            )
+        return Client(address)
+    # A Client given no address starts its own LocalCluster from these
+    # keywords and shuts it down when it closes.
+    return Client(**{**local_cluster_defaults(), **local_cluster_kwargs})

@@ -1,0 +1,139 @@
+"""Planning: from distinct n to walks and split factorials, by estimated cost.
+
+A batch is sorted and cut into *walks*. A walk starts from one factorial,
+computed from scratch, and reaches each further n by multiplying in the range
+product over the gap (``b! = a! * (a+1)...b``), which is far cheaper than
+computing ``b!`` again. A start whose estimated cost exceeds
+``compute.split-seconds`` is *split*: its odd part becomes several prime-power
+pieces computed in parallel and multiplied together.
+
+Costs are estimates in seconds of one thread (see ``compute.yaml``); they only
+steer granularity, never correctness.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from compute.config import setting
+from compute.validate import factorial_bits
+
+
+@dataclass(frozen=True)
+class Split:
+    """How one large factorial is split into prime-power pieces."""
+
+    n: int
+    pieces: int
+    blocks_per_piece: int
+
+
+@dataclass(frozen=True)
+class Walk:
+    """Factorials of ``targets`` reached from ``start!``.
+
+    ``start!`` is computed by ``gmpy2.fac`` inside the walk's task when
+    ``split`` is None, else by the split graph. ``targets`` is ascending and
+    begins with ``start`` itself.
+    """
+
+    start: int
+    split: Split | None
+    targets: tuple[int, ...]
+
+
+def factorial_seconds(n: int) -> float:
+    """Estimated single-thread seconds for ``gmpy2.fac(n)``."""
+    bits = factorial_bits(n)
+    return setting("fac-seconds-per-bit") * bits * math.log2(bits + 2)
+
+
+def multiply_seconds(bits_a: float, bits_b: float) -> float:
+    """Estimated seconds for a product of ``bits_a`` by ``bits_b`` bits."""
+    large, small = max(bits_a, bits_b), min(bits_a, bits_b)
+    return setting("multiply-seconds-per-bit") * large * math.log2(small + 64)
+
+
+def step_seconds(lo: int, hi: int) -> float:
+    """Estimated seconds to get ``hi!`` from ``lo!`` (``lo <= hi``)."""
+    gap_bits = factorial_bits(hi) - factorial_bits(lo)
+    # The range product itself is a tree over the gap, then one multiply.
+    return multiply_seconds(factorial_bits(lo), gap_bits) + factorial_seconds(
+        max(hi - lo, 1)
+    )
+
+
+def split_for(n: int, threads: int) -> Split | None:
+    """The split of ``n!`` across ``threads``, or None if one task is cheaper."""
+    seconds = factorial_seconds(n)
+    if seconds <= setting("split-seconds") or n < 64:
+        return None
+    # A multiple of the thread count, so that every thread gets equal work,
+    # and enough pieces that none exceeds compute.task-seconds.
+    rounds = math.ceil(seconds / (threads * setting("task-seconds")))
+    return Split(
+        n=n,
+        pieces=max(2, threads * rounds),
+        blocks_per_piece=setting("blocks-per-piece"),
+    )
+
+
+def _cut_walks(ns: Sequence[int], threads: int, budget: float) -> list[Walk]:
+    walks: list[Walk] = []
+    targets: list[int] = []
+    walk_seconds = 0.0
+    for n in ns:
+        fresh = factorial_seconds(n)
+        if targets:
+            step = step_seconds(targets[-1], n)
+            start_split = split_for(targets[0], threads)
+            # A split start is its own task, so its walk has no budget of its own.
+            within_budget = start_split is not None or walk_seconds + step <= budget
+            if step < fresh and within_budget:
+                targets.append(n)
+                walk_seconds += step
+                continue
+            walks.append(Walk(targets[0], start_split, tuple(targets)))
+        targets = [n]
+        walk_seconds = 0.0 if fresh > setting("split-seconds") else fresh
+    if targets:
+        walks.append(Walk(targets[0], split_for(targets[0], threads), tuple(targets)))
+    return walks
+
+
+def plan_batch(ns: Sequence[int], threads: int | None = None) -> list[Walk]:
+    """Cut distinct, ascending ``ns`` into walks of balanced estimated cost.
+
+    Parameters
+    ----------
+    ns : sequence of int
+        Distinct non-negative values in ascending order.
+    threads : int, optional
+        Worker threads the graph will run on; defaults to ``compute.threads``
+        or this machine's CPU count.
+
+    Returns
+    -------
+    list of Walk
+        Every value of ``ns`` appears in exactly one walk's ``targets``.
+
+    Examples
+    --------
+    >>> [walk.targets for walk in plan_batch([5263, 5310, 7854], threads=2)]
+    [(5263, 5310, 7854)]
+    """
+    if threads is None:
+        threads = setting("threads") or os.cpu_count() or 1
+    unbounded = _cut_walks(ns, threads, math.inf)
+    total = sum(
+        step_seconds(walk.targets[i - 1], walk.targets[i])
+        for walk in unbounded
+        for i in range(1, len(walk.targets))
+    ) + sum(factorial_seconds(walk.start) for walk in unbounded if walk.split is None)
+    budget = max(
+        setting("min-task-seconds"), total / (threads * setting("tasks-per-thread"))
+    )
+    return _cut_walks(ns, threads, budget)

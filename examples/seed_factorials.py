@@ -1,0 +1,45 @@
+"""The seed notebook's factorial workload, on Dask, with no configuration.
+
+Run it as a script: ``python examples/seed_factorials.py [N ...]``. With no
+Dask config it starts a LocalCluster of worker processes on this machine; with
+``DASK_SCHEDULER_ADDRESS`` set, the same script runs on that scheduler.
+"""
+
+import sys
+import time
+
+import gmpy2
+from distributed import Client
+
+import compute
+
+
+def summary(n: int, value: gmpy2.mpz, seconds: float) -> str:
+    """One line about ``n!``: digit count, leading and trailing digits, time."""
+    digits = value.digits(10)
+    significant = digits.rstrip("0")
+    zeros = len(digits) - len(significant)
+    return (
+        f"{n}! has {len(digits)} digits: {digits[:12]}...{significant[-12:]} "
+        f"then {zeros} zeros ({seconds * 1000:.1f} ms)"
+    )
+
+
+def main(ns: list[int]) -> None:
+    start = time.perf_counter()
+    compute.factorial_many(ns)
+    print(
+        f"factorial_many({ns}): {(time.perf_counter() - start) * 1000:.1f} ms "
+        "(first call: includes starting or connecting to the cluster)"
+    )
+    for n in ns:
+        start = time.perf_counter()
+        value = compute.factorial(n)
+        print(summary(n, value, time.perf_counter() - start))
+    print(f"dashboard: {Client.current().dashboard_link}")
+
+
+# Worker processes are spawned and re-import this file: the guard keeps them
+# from running the workload themselves.
+if __name__ == "__main__":
+    main([int(arg) for arg in sys.argv[1:]] or [5310, 5263, 7854])

@@ -1,0 +1,50 @@
+"""The delayed graph runs on any scheduler, with tasks named by stage."""
+
+from __future__ import annotations
+
+import gmpy2
+import pytest
+from dask.utils import key_split
+
+import compute
+from compute.graph import split_graph
+from compute.plan import Split
+from tests.test_plan import smallest_split_n
+
+SPLIT_N = smallest_split_n()
+
+
+def stages(delayed) -> set[str]:
+    return {key_split(key) for key in delayed.__dask_graph__()}
+
+
+@pytest.mark.parametrize("n", [0, 1, 20, 21, 5000, SPLIT_N - 1, SPLIT_N])
+@pytest.mark.parametrize("scheduler", ["sync", "threads"])
+def test_delayed_on_local_schedulers(n, scheduler):
+    assert compute.factorial_delayed(n).compute(scheduler=scheduler) == gmpy2.fac(n)
+
+
+def test_delayed_on_the_distributed_client(client):
+    n = 3 * 10**6 + 11
+    assert client.compute(compute.factorial_delayed(n)).result(
+        timeout=120
+    ) == gmpy2.fac(n)
+
+
+def test_stage_names():
+    assert stages(compute.factorial_delayed(100)) == {"factorial"}
+    assert stages(compute.factorial_delayed(SPLIT_N)) == {
+        "prime-power-product",
+        "multiply",
+    }
+
+
+@pytest.mark.parametrize("pieces", [2, 3, 4, 5])
+def test_product_trees_of_any_width(pieces):
+    n = 40_000
+    graph = split_graph(Split(n=n, pieces=pieces, blocks_per_piece=3))
+    assert graph.compute(scheduler="sync") == gmpy2.fac(n)
+    assert (
+        sum(key_split(k) == "prime-power-product" for k in graph.__dask_graph__())
+        == pieces
+    )

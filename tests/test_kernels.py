@@ -1,0 +1,146 @@
+"""Kernels alone, without Dask: exact against gmpy2 and plain Python."""
+
+from __future__ import annotations
+
+import math
+
+import gmpy2
+import numpy as np
+import pytest
+from gmpy2 import mpz
+
+from compute import kernels
+
+
+def naive_primes(lo: int, hi: int) -> list[int]:
+    return [
+        p
+        for p in range(max(lo, 2), hi)
+        if all(p % d for d in range(2, math.isqrt(p) + 1))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi"),
+    [
+        (0, 0),
+        (0, 2),
+        (0, 3),
+        (2, 3),
+        (3, 4),
+        (0, 100),
+        (9, 10),
+        (25, 26),
+        (90, 200),
+        (1000, 1400),
+    ],
+)
+def test_primes_in_range_matches_trial_division(lo, hi):
+    assert kernels.primes_in_range(lo, hi).tolist() == naive_primes(lo, hi)
+
+
+def test_legendre_exponents_match_factorisation_of_fac():
+    n = 1000
+    primes = kernels.primes_in_range(2, n + 1)
+    exponents = kernels.legendre_exponents(primes, n)
+    assert math.prod(
+        int(p) ** int(e) for p, e in zip(primes, exponents, strict=True)
+    ) == math.factorial(n)
+
+
+# Both sides of each packing bound (4, 3, 2 and 1 value per 64-bit word).
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        [0],
+        [1],
+        [2**16 - 1, 2**16 - 1, 2**16 - 1, 2**16 - 1, 2**16 - 1],
+        [2**16, 2**16 + 1, 2**16 + 3],
+        [2**21 - 1, 2**21 - 1, 2**21 - 1, 2**21 - 1],
+        [2**21, 2**21 + 1, 2**21 + 5],
+        [2**32 - 1, 2**32 - 1, 2**32 - 1],
+        [2**32, 2**32 + 1, 2**64 - 1],
+        list(range(1, 3000)),
+    ],
+)
+def test_product_of_values_is_exact_across_packing_bounds(values):
+    array = np.array(values, dtype=np.uint64)
+    assert kernels.product_of_values(array) == math.prod(values)
+    assert all(0 <= word < 2**64 for word in kernels.pack_words(array))
+
+
+@pytest.mark.parametrize("words", [31, 32, 33, 64, 65])
+def test_product_of_values_on_both_sides_of_the_leaf_size(words):
+    # 2**63 + k never packs with another value, so each is one word.
+    values = [2**63 + k for k in range(words)]
+    assert kernels.product_of_values(np.array(values, dtype=np.uint64)) == math.prod(
+        values
+    )
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 7, 8, 9])
+def test_product_tree(count):
+    factors = [mpz(3 * k + 2) for k in range(count)]
+    assert kernels.product_tree(factors) == math.prod(int(f) for f in factors)
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi"), [(0, 0), (5, 3), (0, 1), (0, 20), (20, 21), (100, 5000)]
+)
+def test_range_product(lo, hi):
+    assert kernels.range_product(lo, hi) == math.prod(range(lo + 1, hi + 1))
+
+
+@pytest.mark.parametrize(
+    "bits",
+    [
+        kernels.THREADED_MULTIPLY_BITS - 1,
+        kernels.THREADED_MULTIPLY_BITS,
+        kernels.THREADED_MULTIPLY_BITS + 1,
+    ],
+)
+def test_multiply_on_both_sides_of_the_thread_split(bits):
+    state = gmpy2.random_state(bits)
+    a = gmpy2.mpz_urandomb(state, bits + 1000) | (mpz(1) << (bits + 999))
+    b = gmpy2.mpz_urandomb(state, bits) | (mpz(1) << (bits - 1))
+    assert b.bit_length() == bits
+    assert kernels.multiply(a, b) == a * b
+    assert kernels.multiply(b, a) == a * b
+    assert kernels.multiply_and_shift(a, b, 77) == (a * b) << 77
+
+
+def odd_part_of_factorial(n: int) -> mpz:
+    value = gmpy2.fac(n)
+    return value >> gmpy2.bit_scan1(value) if value else value
+
+
+@pytest.mark.parametrize(
+    "n", [0, 1, 2, 3, 4, 5, 9, 10, 20, 21, 63, 64, 100, 1001, 30011]
+)
+@pytest.mark.parametrize(
+    ("pieces", "blocks_per_piece"), [(1, 1), (2, 1), (2, 32), (3, 4), (8, 32)]
+)
+def test_pieces_multiply_to_the_odd_part(n, pieces, blocks_per_piece):
+    parts = [
+        kernels.factorial_piece(n, piece, pieces, blocks_per_piece)
+        for piece in range(pieces)
+    ]
+    assert kernels.product_tree(parts) == odd_part_of_factorial(n)
+
+
+def test_walk_factorials_from_scratch_and_from_a_value():
+    targets = [7, 7, 8, 30, 1000]
+    assert kernels.walk_factorials(7, None, targets) == [gmpy2.fac(n) for n in targets]
+    assert kernels.walk_factorials(3, mpz(6), [3, 4, 10]) == [6, 24, gmpy2.fac(10)]
+    assert kernels.walk_factorials(0, None, []) == []
+
+
+def test_factorial_small():
+    assert [kernels.factorial_small(n) for n in (0, 1, 2, 20, 21)] == [
+        1,
+        1,
+        2,
+        2432902008176640000,
+        51090942171709440000,
+    ]

@@ -1,0 +1,92 @@
+"""Planning: every n is planned once, splits and walks follow the cost model."""
+
+from __future__ import annotations
+
+import random
+
+import dask.config
+import pytest
+
+from compute.plan import factorial_seconds, plan_batch, split_for
+
+
+def smallest_split_n() -> int:
+    """The smallest n whose estimated cost exceeds compute.split-seconds."""
+    threshold = dask.config.get("compute.split-seconds")
+    lo, hi = 1, 10**8
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if factorial_seconds(mid) > threshold:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def test_split_threshold_is_where_the_estimate_crosses_it():
+    first = smallest_split_n()
+    assert split_for(first - 1, threads=2) is None
+    split = split_for(first, threads=2)
+    assert split is not None
+    assert split.pieces == 2
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+def test_pieces_are_a_multiple_of_threads_and_bounded_in_cost(threads):
+    task_seconds = dask.config.get("compute.task-seconds")
+    for n in (3 * 10**6, 10**7, 5 * 10**7, 10**9):
+        split = split_for(n, threads)
+        assert split is not None
+        assert split.pieces % threads == 0 or split.pieces == 2
+        assert factorial_seconds(n) / split.pieces <= task_seconds
+
+
+def test_pieces_grow_when_the_task_bound_shrinks():
+    with dask.config.set({"compute.task-seconds": 0.05}):
+        split = split_for(2 * 10**6, threads=2)
+    assert split is not None
+    assert split.pieces > 2
+
+
+def all_targets(walks):
+    return [n for walk in walks for n in walk.targets]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_every_n_is_planned_exactly_once_in_order(seed):
+    rng = random.Random(seed)
+    ns = sorted(
+        set(rng.randint(0, 10 ** rng.randint(1, 7)) for _ in range(rng.randint(1, 300)))
+    )
+    walks = plan_batch(ns, threads=2)
+    assert all_targets(walks) == ns
+    for walk in walks:
+        assert walk.targets[0] == walk.start
+        assert list(walk.targets) == sorted(set(walk.targets))
+        assert (walk.split is None) == (split_for(walk.start, 2) is None)
+
+
+def test_a_small_batch_is_one_walk():
+    walks = plan_batch([5263, 5310, 7854], threads=2)
+    assert [walk.targets for walk in walks] == [(5263, 5310, 7854)]
+    assert walks[0].split is None
+
+
+def test_a_large_batch_is_cut_into_enough_walks_for_the_threads():
+    ns = sorted(random.Random(1).sample(range(10**4, 10**5), 1000))
+    walks = plan_batch(ns, threads=2)
+    assert len(walks) >= 2 * dask.config.get("compute.tasks-per-thread") // 2
+    assert all_targets(walks) == ns
+
+
+def test_a_large_n_followed_by_close_ones_extends_instead_of_recomputing():
+    walks = plan_batch([10**7, 10**7 + 3, 10**7 + 1000], threads=2)
+    assert len(walks) == 1
+    assert walks[0].split is not None
+    assert walks[0].targets == (10**7, 10**7 + 3, 10**7 + 1000)
+
+
+def test_far_apart_large_ns_are_each_split():
+    walks = plan_batch([3 * 10**6, 10**7], threads=2)
+    assert [walk.start for walk in walks] == [3 * 10**6, 10**7]
+    assert all(walk.split is not None for walk in walks)
