@@ -13,7 +13,8 @@ _lock = threading.Lock()
 _shared: Client | None = None
 
 
-def _close_shared() -> None:
+def close_shared() -> None:
+    """Close the shared client, and any LocalCluster it started, if there is one."""
     global _shared
     with _lock:
         client, _shared = _shared, None
@@ -38,6 +39,6 @@ def client_for(client: Client | None) -> Client:
     with _lock:
         if _shared is None or _shared.status not in ("running", "connecting"):
             if _shared is None:
-                atexit.register(_close_shared)
+                atexit.register(close_shared)
             _shared = connect()
         return _shared

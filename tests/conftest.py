@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dask.config
 import pytest
 from distributed import Client, LocalCluster
 from distributed.diagnostics.plugin import SchedulerPlugin
@@ -18,13 +17,6 @@ class GraphCounter(SchedulerPlugin):
 
     def update_graph(self, scheduler, **kwargs) -> None:
         self.graphs += 1
-
-
-@pytest.fixture(scope="session", autouse=True)
-def no_configured_scheduler():
-    """Tests choose their scheduler explicitly, whatever the caller's config."""
-    with dask.config.set({"scheduler-address": None}):
-        yield
 
 
 @pytest.fixture(scope="session")
