@@ -18,11 +18,16 @@ def local_cluster_defaults() -> dict[str, Any]:
     Read from ``compute.cluster.*`` in Dask's config; ``n-workers: null``
     becomes the CPU count.
     """
-    settings = dask.config.get("compute.cluster")
+
+    def setting(key: str) -> Any:
+        # One key at a time: dask.config.get treats "-" and "_" alike, a
+        # plain dict lookup would not (DASK_..._N_WORKERS sets "n_workers").
+        return dask.config.get(f"compute.cluster.{key}")
+
     return {
-        "n_workers": settings["n-workers"] or os.cpu_count() or 1,
-        "threads_per_worker": settings["threads-per-worker"],
-        "memory_limit": settings["memory-limit"],
-        "dashboard_address": settings["dashboard-address"],
+        "n_workers": setting("n-workers") or os.cpu_count() or 1,
+        "threads_per_worker": setting("threads-per-worker"),
+        "memory_limit": setting("memory-limit"),
+        "dashboard_address": setting("dashboard-address"),
         "processes": True,
     }

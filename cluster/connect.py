@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask.config
-from distributed import Client
 
 from cluster.config import local_cluster_defaults
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 
 def configured_address() -> str | None:
@@ -60,6 +62,8 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
     ...     print(client.dashboard_link.endswith("/status"))
     True
     """
+    from distributed import Client  # imported only when a cluster is used
+
     address = address or configured_address()
     if address is not None:
         if local_cluster_kwargs:
@@ -70,4 +74,9 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
         return Client(address)
     # A Client given no address starts its own LocalCluster from these
     # keywords and shuts it down when it closes.
-    return Client(**{**local_cluster_defaults(), **local_cluster_kwargs})
+    trim = dask.config.get("compute.cluster.malloc-trim-threshold")
+    worker_environ = {
+        "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": trim
+    }
+    with dask.config.set(worker_environ):
+        return Client(**{**local_cluster_defaults(), **local_cluster_kwargs})

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import atexit
+import sys
 import threading
-
-from distributed import Client
+from typing import TYPE_CHECKING
 
 from cluster.connect import connect
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 _lock = threading.Lock()
 _shared: Client | None = None
@@ -22,20 +25,28 @@ def close_shared() -> None:
         client.close(timeout=10)
 
 
-def client_for(client: Client | None) -> Client:
-    """``client`` if given, else the current Client, else a shared one.
+def current_client() -> Client | None:
+    """The current Dask Client of this process, or None.
 
-    The shared client comes from :func:`cluster.connect` on first use, is
-    reused by later calls in this process, and is closed (with any
-    LocalCluster it started) when the process exits.
+    A process that never imported distributed has none, so this does not
+    import it (that import alone costs about half a second).
     """
-    global _shared
-    if client is not None:
-        return client
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import Client
+
     try:
         return Client.current()
     except ValueError:
-        pass
+        return None
+
+
+def shared_client() -> Client:
+    """A client from :func:`cluster.connect`, made once and reused.
+
+    It is closed, with any LocalCluster it started, when the process exits.
+    """
+    global _shared
     with _lock:
         if _shared is None or _shared.status not in ("running", "connecting"):
             if _shared is None:

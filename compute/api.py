@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import psutil
 from dask.delayed import Delayed
-from distributed import Client
 from gmpy2 import mpz
 
-from cluster.shared import client_for
+from compute.execute import (
+    choose_client,
+    in_process_threads,
+    run_in_process,
+    run_on_cluster,
+)
 from compute.graph import batch_graph, pick
-from compute.plan import plan_batch
+from compute.plan import batch_seconds, plan_batch
 from compute.validate import as_count, as_counts, check_fits
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 
 def _machine_bytes() -> float:
@@ -29,19 +37,20 @@ def _capacity(client: Client) -> tuple[float, int]:
 
 
 def _run(values: list[int], client: Client | None) -> list[mpz]:
-    client = client_for(client)
-    worker_bytes, threads = _capacity(client)
-    where = f"the cluster at {client.scheduler.address}"
-    check_fits(values, worker_bytes, _machine_bytes(), where)
+    # This machine's memory bounds every result that comes back here, so it
+    # is checked before a cluster is chosen, let alone started.
+    check_fits(values, _machine_bytes(), _machine_bytes(), "this machine")
     distinct = sorted(set(values))
-    outputs, located = batch_graph(plan_batch(distinct, threads))
-    futures = client.compute(outputs)
-    try:
-        computed = client.gather(futures)
-    except BaseException:
-        # Interrupted or failed: take the work off the cluster before leaving.
-        client.cancel(futures)
-        raise
+    client = choose_client(client, batch_seconds(distinct))
+    if client is None:
+        outputs, located = batch_graph(plan_batch(distinct, in_process_threads()))
+        computed = run_in_process(outputs)
+    else:
+        worker_bytes, threads = _capacity(client)
+        where = f"the cluster at {client.scheduler.address}"
+        check_fits(values, worker_bytes, _machine_bytes(), where)
+        outputs, located = batch_graph(plan_batch(distinct, threads))
+        computed = run_on_cluster(outputs, client)
     by_n = {n: pick(computed, located[n]) for n in distinct}
     return [by_n[n] for n in values]
 
@@ -55,9 +64,11 @@ def factorial(n: int, *, client: Client | None = None) -> mpz:
         A non-negative integer (any ``numbers.Integral``; ``True`` counts as 1
         as in :func:`math.factorial`).
     client : distributed.Client, optional
-        Where to run. By default the current Client, else a shared one from
-        :func:`cluster.connect` (the scheduler Dask's config names, or a
-        LocalCluster on this machine, shut down when the process exits).
+        Where to run. By default (``compute.execution: auto``): the current
+        Client or the scheduler Dask's config names, if any; else this
+        process's threads when the estimated cost is below
+        ``compute.in-process-seconds``; else a shared LocalCluster from
+        :func:`cluster.connect`, shut down when the process exits.
 
     Returns
     -------

@@ -127,13 +127,22 @@ def plan_batch(ns: Sequence[int], threads: int | None = None) -> list[Walk]:
     """
     if threads is None:
         threads = setting("threads") or os.cpu_count() or 1
-    unbounded = _cut_walks(ns, threads, math.inf)
-    total = sum(
-        step_seconds(walk.targets[i - 1], walk.targets[i])
-        for walk in unbounded
-        for i in range(1, len(walk.targets))
-    ) + sum(factorial_seconds(walk.start) for walk in unbounded if walk.split is None)
     budget = max(
-        setting("min-task-seconds"), total / (threads * setting("tasks-per-thread"))
+        setting("min-task-seconds"),
+        batch_seconds(ns, threads) / (threads * setting("tasks-per-thread")),
     )
     return _cut_walks(ns, threads, budget)
+
+
+def batch_seconds(ns: Sequence[int], threads: int = 1) -> float:
+    """Estimated single-thread seconds for the factorials of ``ns``.
+
+    ``ns`` are distinct and ascending; work shared along walks is counted once.
+    """
+    walks = _cut_walks(ns, threads, math.inf)
+    steps = sum(
+        step_seconds(walk.targets[i - 1], walk.targets[i])
+        for walk in walks
+        for i in range(1, len(walk.targets))
+    )
+    return steps + sum(factorial_seconds(walk.start) for walk in walks)

@@ -1,16 +1,17 @@
-"""The seed notebook's factorial workload, on Dask, with no configuration.
+"""The seed notebook's factorial workload, on a Dask cluster.
 
 Run it as a script: ``python examples/seed_factorials.py [N ...]``. With no
-Dask config it starts a LocalCluster of worker processes on this machine; with
-``DASK_SCHEDULER_ADDRESS`` set, the same script runs on that scheduler.
+Dask config, ``cluster.connect()`` starts a LocalCluster of worker processes on
+this machine; with ``DASK_SCHEDULER_ADDRESS`` set, the same script runs on that
+scheduler.
 """
 
 import sys
 import time
 
 import gmpy2
-from distributed import Client
 
+import cluster
 import compute
 
 
@@ -27,16 +28,16 @@ def summary(n: int, value: gmpy2.mpz, seconds: float) -> str:
 
 def main(ns: list[int]) -> None:
     start = time.perf_counter()
-    compute.factorial_many(ns)
-    print(
-        f"factorial_many({ns}): {(time.perf_counter() - start) * 1000:.1f} ms "
-        "(first call: includes starting or connecting to the cluster)"
-    )
-    for n in ns:
+    with cluster.connect() as client:
+        print(f"cluster ready in {(time.perf_counter() - start) * 1000:.0f} ms")
+        print(f"dashboard: {client.dashboard_link}")
         start = time.perf_counter()
-        value = compute.factorial(n)
-        print(summary(n, value, time.perf_counter() - start))
-    print(f"dashboard: {Client.current().dashboard_link}")
+        compute.factorial_many(ns, client=client)
+        print(f"factorial_many({ns}): {(time.perf_counter() - start) * 1000:.1f} ms")
+        for n in ns:
+            start = time.perf_counter()
+            value = compute.factorial(n, client=client)
+            print(summary(n, value, time.perf_counter() - start))
 
 
 # Worker processes are spawned and re-import this file: the guard keeps them

@@ -15,28 +15,36 @@ from tests.test_plan import smallest_split_n
 SPLIT_N = smallest_split_n()
 
 
+@pytest.fixture(params=["cluster", "in-process"])
+def where(request, client) -> dict:
+    """Keyword arguments that run a call on the session cluster or on threads here."""
+    if request.param == "cluster":
+        yield {"client": client}
+    else:
+        with dask.config.set({"compute.execution": "in-process"}):
+            yield {}
+
+
 @pytest.mark.parametrize("n", [0, 1, 2, 20, 21, 63, 64, SPLIT_N - 1, SPLIT_N])
-def test_single_values_including_both_sides_of_the_split(client, n):
-    assert compute.factorial(n, client=client) == gmpy2.fac(n)
+def test_single_values_including_both_sides_of_the_split(where, n):
+    assert compute.factorial(n, **where) == gmpy2.fac(n)
 
 
 @pytest.mark.parametrize("n", [3 * 10**6, 3 * 10**6 + 1, 2**22])
-def test_large_values_through_the_split_graph(client, n):
-    result = compute.factorial(n, client=client)
+def test_large_values_through_the_split_graph(where, n):
+    result = compute.factorial(n, **where)
     assert type(result) is gmpy2.mpz
     assert result == gmpy2.fac(n)
 
 
-def test_a_split_into_more_pieces_than_workers(client):
+def test_a_split_into_more_pieces_than_workers(where):
     with dask.config.set({"compute.task-seconds": 0.05}):
-        assert compute.factorial(2 * 10**6 + 7, client=client) == gmpy2.fac(
-            2 * 10**6 + 7
-        )
+        assert compute.factorial(2 * 10**6 + 7, **where) == gmpy2.fac(2 * 10**6 + 7)
 
 
-def test_a_large_n_with_close_neighbours_shares_the_work(client):
+def test_a_large_n_with_close_neighbours_shares_the_work(where):
     ns = [SPLIT_N + 5, SPLIT_N + 2, SPLIT_N + 900, SPLIT_N + 2]
-    assert compute.factorial_many(ns, client=client) == [gmpy2.fac(n) for n in ns]
+    assert compute.factorial_many(ns, **where) == [gmpy2.fac(n) for n in ns]
 
 
 @settings(
@@ -46,30 +54,33 @@ def test_a_large_n_with_close_neighbours_shares_the_work(client):
 )
 @given(st.lists(st.integers(min_value=0, max_value=20_000), max_size=40))
 def test_random_batches_in_input_order(client, ns):
-    assert compute.factorial_many(ns, client=client) == [gmpy2.fac(n) for n in ns]
+    expected = [gmpy2.fac(n) for n in ns]
+    assert compute.factorial_many(ns, client=client) == expected
+    with dask.config.set({"compute.execution": "in-process"}):
+        assert compute.factorial_many(ns) == expected
 
 
-def test_duplicates_and_order_are_kept(client):
+def test_duplicates_and_order_are_kept(where):
     ns = [7854, 5310, 0, 5263, 5310, 1, 7854, 1]
-    results = compute.factorial_many(ns, client=client)
+    results = compute.factorial_many(ns, **where)
     assert results == [gmpy2.fac(n) for n in ns]
     assert all(type(value) is gmpy2.mpz for value in results)
 
 
-def test_a_thousand_values_cut_into_several_walks(client):
+def test_a_thousand_values_cut_into_several_walks(where):
     ns = np.random.default_rng(0).integers(10**4, 10**5, size=1000)
-    assert compute.factorial_many(ns, client=client) == [gmpy2.fac(int(n)) for n in ns]
+    assert compute.factorial_many(ns, **where) == [gmpy2.fac(int(n)) for n in ns]
 
 
-def test_numpy_integers_and_arrays(client):
-    assert compute.factorial(np.int64(25), client=client) == gmpy2.fac(25)
+def test_numpy_integers_and_arrays(where):
+    assert compute.factorial(np.int64(25), **where) == gmpy2.fac(25)
     ns = np.array([3, 30, 300], dtype=np.uint32)
-    assert compute.factorial_many(ns, client=client) == [
+    assert compute.factorial_many(ns, **where) == [
         gmpy2.fac(3),
         gmpy2.fac(30),
         gmpy2.fac(300),
     ]
-    assert compute.factorial_many([np.int8(5), True, gmpy2.mpz(9)], client=client) == [
+    assert compute.factorial_many([np.int8(5), True, gmpy2.mpz(9)], **where) == [
         120,
         1,
         362880,

@@ -1,4 +1,4 @@
-"""A user script, run as a subprocess with no Dask config, gives correct output."""
+"""User scripts, run as subprocesses with no Dask config, give correct output."""
 
 from __future__ import annotations
 
@@ -9,28 +9,41 @@ import sys
 from pathlib import Path
 
 import gmpy2
+import pytest
 
 SCRIPT = Path(__file__).parent.parent / "examples" / "seed_factorials.py"
+SEED_NS = [5310, 5263, 7854]
 
 
-def test_seed_script_with_no_dask_config(tmp_path):
+@pytest.fixture
+def no_dask_config(tmp_path) -> dict[str, str]:
+    """An environment with no Dask settings at all, and a home without any."""
     env = {
         key: value for key, value in os.environ.items() if not key.startswith("DASK_")
     }
-    env["HOME"] = str(tmp_path)  # no ~/.config/dask
+    env["HOME"] = str(tmp_path)
     env["DASK_CONFIG"] = str(tmp_path / "no-config")
-    ns = [5310, 5263, 7854]
-    finished = subprocess.run(
-        [sys.executable, str(SCRIPT), *map(str, ns)],
+    return env
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
-        cwd=tmp_path,
+        cwd=cwd,
     )
+
+
+def test_seed_script_starts_a_local_cluster_and_prints_exact_summaries(
+    no_dask_config, tmp_path
+):
+    finished = run([str(SCRIPT), *map(str, SEED_NS)], no_dask_config, tmp_path)
     assert finished.returncode == 0, finished.stderr
     lines = finished.stdout.splitlines()
-    for n in ns:
+    for n in SEED_NS:
         digits = gmpy2.fac(n).digits(10)
         significant = digits.rstrip("0")
         expected = (
@@ -41,3 +54,34 @@ def test_seed_script_with_no_dask_config(tmp_path):
     assert re.search(
         r"^dashboard: http://127\.0\.0\.1:\d+/status$", finished.stdout, re.M
     )
+
+
+SMALL_WORK = """
+import sys
+import gmpy2
+import compute
+
+if __name__ == "__main__":
+    ns = [5310, 5263, 7854, 5310]
+    results = compute.factorial_many(ns)
+    assert results == [gmpy2.fac(n) for n in ns], "wrong result"
+    print("cluster started:", "distributed" in sys.modules)
+"""
+
+
+def test_small_work_in_a_plain_script_runs_without_a_cluster(no_dask_config, tmp_path):
+    script = tmp_path / "small.py"
+    script.write_text(SMALL_WORK)
+    finished = run([str(script)], no_dask_config, tmp_path)
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip() == "cluster started: False"
+
+
+def test_forcing_the_cluster_through_dask_config(no_dask_config, tmp_path):
+    script = tmp_path / "small.py"
+    script.write_text(SMALL_WORK)
+    env = {**no_dask_config, "DASK_COMPUTE__EXECUTION": "cluster"}
+    env["DASK_COMPUTE__CLUSTER__DASHBOARD_ADDRESS"] = ":0"
+    finished = run([str(script)], env, tmp_path)
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip() == "cluster started: True"

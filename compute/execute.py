@@ -1,0 +1,105 @@
+"""Where a planned graph runs: on threads in this process, or on a Dask cluster.
+
+The rule, when the caller passes no client (``compute.execution: auto``):
+the current Client, or the scheduler named by Dask's ``scheduler-address``,
+if there is one; otherwise this process's threads when the batch's estimated
+cost is below ``compute.in-process-seconds``; otherwise a shared LocalCluster.
+gmpy2 releases the GIL for big multiplications here, so threads use every
+core without copying results between processes, and no cluster is started
+for work that does not need one.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from multiprocessing.pool import ThreadPool
+from typing import TYPE_CHECKING
+
+import dask
+import dask.threaded
+from dask.delayed import Delayed
+
+from cluster.connect import configured_address
+from cluster.shared import current_client, shared_client
+from compute.config import setting
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+_EXECUTIONS = ("auto", "cluster", "in-process")
+_pool_lock = threading.Lock()
+_pool: ThreadPool | None = None
+
+
+def in_process_threads() -> int:
+    """Threads used in this process: ``compute.threads`` or the CPU count."""
+    return setting("threads") or os.cpu_count() or 1
+
+
+def choose_client(client: Client | None, estimated_seconds: float) -> Client | None:
+    """The client to run on, or None to run in this process.
+
+    Parameters
+    ----------
+    client : distributed.Client or None
+        The caller's client; it always wins.
+    estimated_seconds : float
+        Estimated single-thread cost of the work.
+
+    Raises
+    ------
+    ValueError
+        If ``compute.execution`` is not one of auto, cluster, in-process.
+    """
+    execution = setting("execution")
+    if execution not in _EXECUTIONS:
+        raise ValueError(
+            f"compute.execution must be one of {', '.join(_EXECUTIONS)}, "
+            f"got {execution!r}"
+        )
+    if client is not None:
+        return client
+    if execution == "in-process":
+        return None
+    current = current_client()
+    if current is not None:
+        return current
+    if (
+        execution == "cluster"
+        or configured_address() is not None
+        or estimated_seconds >= setting("in-process-seconds")
+    ):
+        return shared_client()
+    return None
+
+
+def _thread_pool() -> ThreadPool:
+    # multiprocessing's ThreadPool has daemon threads: an interrupted script
+    # exits without waiting for a multiplication still running in one.
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPool(in_process_threads())
+        return _pool
+
+
+def run_in_process(outputs: Sequence[Delayed]) -> list[object]:
+    """Compute ``outputs`` on this process's threads."""
+    # The scheduler is passed as a function: given its name, dask.compute
+    # imports distributed to look for a Client, which costs half a second.
+    return list(
+        dask.compute(*outputs, scheduler=dask.threaded.get, pool=_thread_pool())
+    )
+
+
+def run_on_cluster(outputs: Sequence[Delayed], client: Client) -> list[object]:
+    """Compute ``outputs`` on ``client``'s cluster and gather the results here."""
+    futures = client.compute(list(outputs))
+    try:
+        return client.gather(futures)
+    except BaseException:
+        # Interrupted or failed: take the work off the cluster before leaving.
+        client.cancel(futures)
+        raise

@@ -1,0 +1,71 @@
+"""Where work runs: the caller's client, the current one, a cluster, or here."""
+
+from __future__ import annotations
+
+import dask.config
+import pytest
+from distributed import LocalCluster
+
+from cluster import shared
+from compute.execute import choose_client
+
+
+@pytest.fixture
+def fresh_shared_client():
+    """No shared client before the test, and none left after it."""
+    shared.close_shared()
+    yield
+    shared.close_shared()
+
+
+def test_the_callers_client_always_wins(client):
+    with dask.config.set({"compute.execution": "in-process"}):
+        assert choose_client(client, 0.0) is client
+
+
+def test_an_unknown_execution_setting_is_refused():
+    with (
+        dask.config.set({"compute.execution": "gpu"}),
+        pytest.raises(
+            ValueError, match=r"compute\.execution must be one of auto, cluster"
+        ),
+    ):
+        choose_client(None, 0.0)
+
+
+def test_in_process_is_forced_even_with_a_current_client(client):
+    with client.as_current(), dask.config.set({"compute.execution": "in-process"}):
+        assert choose_client(None, 1e9) is None
+
+
+def test_the_current_client_is_used_for_any_cost(client):
+    with client.as_current():
+        assert choose_client(None, 0.0) is client
+
+
+def test_small_work_runs_here_when_no_cluster_is_configured():
+    with dask.config.set({"compute.in-process-seconds": 1.0}):
+        assert choose_client(None, 0.99) is None
+
+
+def test_a_configured_address_is_used_even_for_small_work(client, fresh_shared_client):
+    with dask.config.set({"scheduler-address": client.scheduler.address}):
+        chosen = choose_client(None, 0.0)
+    assert chosen is not client
+    assert chosen.scheduler.address == client.scheduler.address
+    assert chosen.cluster is None
+
+
+def test_costly_work_starts_a_shared_local_cluster(fresh_shared_client):
+    settings = {
+        "compute.in-process-seconds": 1.0,
+        "compute.cluster.n-workers": 1,
+        "compute.cluster.dashboard-address": ":0",
+    }
+    with dask.config.set(settings):
+        chosen = choose_client(None, 1.0)
+        assert isinstance(chosen.cluster, LocalCluster)
+        assert choose_client(None, 5.0) is chosen  # reused, not started again
+    local = chosen.cluster
+    shared.close_shared()
+    assert local.status.name == "closed"
