@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 _EXECUTIONS = ("auto", "cluster", "in-process")
 _pool_lock = threading.Lock()
-_pool: ThreadPool | None = None
+_pools: dict[int, ThreadPool] = {}
 
 
 def in_process_threads() -> int:
@@ -78,11 +78,11 @@ def choose_client(client: Client | None, estimated_seconds: float) -> Client | N
 def _thread_pool() -> ThreadPool:
     # multiprocessing's ThreadPool has daemon threads: an interrupted script
     # exits without waiting for a multiplication still running in one.
-    global _pool
+    threads = in_process_threads()
     with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPool(in_process_threads())
-        return _pool
+        if threads not in _pools:
+            _pools[threads] = ThreadPool(threads)
+        return _pools[threads]
 
 
 def run_in_process(outputs: Sequence[Delayed]) -> list[object]:

@@ -1,0 +1,1 @@
+"""Benchmarks: ours against the anchors, in one run, as ratios (``make bench``)."""
