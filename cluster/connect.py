@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import dask.config
+from dask.utils import parse_timedelta
 
 from cluster.config import local_cluster_defaults
 
@@ -51,14 +52,15 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
     ValueError
         If LocalCluster keyword arguments are given while a scheduler address
         is given or configured.
+        Also if the address is ``tls://`` and this client has no certificates.
     OSError
         If the scheduler cannot be reached within
-        ``distributed.comm.timeouts.connect``.
+        ``compute.cluster.connect-timeout`` (15 s); the message names it.
 
     Examples
     --------
     >>> from cluster import connect
-    >>> with connect(n_workers=1, dashboard_address=":0") as client:
+    >>> with connect(n_workers=1, dashboard_address="127.0.0.1:0") as client:
     ...     print(client.dashboard_link.endswith("/status"))
     True
     """
@@ -71,7 +73,7 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
                 f"LocalCluster keyword arguments {sorted(local_cluster_kwargs)} "
                 f"cannot be used with the scheduler at {address!r}"
             )
-        return Client(address)
+        return _connect_to(address)
     # A Client given no address starts its own LocalCluster from these
     # keywords and shuts it down when it closes.
     trim = dask.config.get("compute.cluster.malloc-trim-threshold")
@@ -80,3 +82,27 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
     }
     with dask.config.set(worker_environ):
         return Client(**{**local_cluster_defaults(), **local_cluster_kwargs})
+
+
+def _connect_to(address: str) -> Client:
+    """A client of the scheduler at ``address``, or a clear error, within a bound."""
+    from distributed import Client
+    from distributed.security import Security
+
+    timeout = parse_timedelta(dask.config.get("compute.cluster.connect-timeout"))
+    if address.startswith("tls://"):
+        security = Security()
+        if not (security.tls_ca_file and security.tls_client_cert):
+            raise ValueError(
+                f"the scheduler at {address} uses TLS, but no certificates are "
+                "configured for this client: set DASK_CONFIG to a directory made "
+                "by `python -m cluster certs DIR` (or distributed.comm.tls.*)"
+            )
+    try:
+        return Client(address, timeout=timeout)
+    except OSError as error:
+        raise OSError(
+            f"could not connect to the Dask scheduler at {address} within "
+            f"{timeout:g} s (compute.cluster.connect-timeout); is it running, and "
+            f"do this client's TLS settings match it? ({error})"
+        ) from error

@@ -26,7 +26,7 @@ def client(no_configured_scheduler):
             n_workers=2,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=":0",
+            dashboard_address="127.0.0.1:0",
         ) as cluster,
         Client(cluster, set_as_default=False) as session_client,
     ):

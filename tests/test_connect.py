@@ -44,7 +44,7 @@ def test_local_cluster_keywords_with_a_configured_address_are_refused(client):
 
 
 def test_no_address_starts_a_local_cluster_that_closing_shuts_down():
-    with cluster.connect(n_workers=1, dashboard_address=":0") as own:
+    with cluster.connect(n_workers=1, dashboard_address="127.0.0.1:0") as own:
         assert isinstance(own.cluster, LocalCluster)
         assert compute.factorial(40, client=own) == gmpy2.fac(40)
         worker_pids = [

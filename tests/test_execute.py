@@ -60,7 +60,7 @@ def test_costly_work_starts_a_shared_local_cluster(fresh_shared_client):
     settings = {
         "compute.in-process-seconds": 1.0,
         "compute.cluster.n-workers": 1,
-        "compute.cluster.dashboard-address": ":0",
+        "compute.cluster.dashboard-address": "127.0.0.1:0",
     }
     with dask.config.set(settings):
         chosen = choose_client(None, 1.0)

@@ -1,0 +1,48 @@
+"""``python -m cluster certs DIR``: TLS material for a secured Dask cluster."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cluster.certs import create_certificates
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m cluster",
+        description="Tools for running compute on a Dask cluster.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    certs = commands.add_parser(
+        "certs",
+        help="create a CA, a certificate and key, and a Dask config using them",
+        description=(
+            "Write DIR/ca.pem, DIR/cert.pem, DIR/key.pem (owner-only) and "
+            "DIR/dask.yaml. Copy DIR to every host and set DASK_CONFIG=DIR for "
+            "the scheduler, the workers and the clients."
+        ),
+    )
+    certs.add_argument("directory", metavar="DIR")
+    certs.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        help="a host name or IP address to name in the certificate (repeatable)",
+    )
+    certs.add_argument("--days", type=int, default=365, help="validity (default 365)")
+    certs.add_argument("--force", action="store_true", help="replace existing files")
+    arguments = parser.parse_args(argv)
+    try:
+        directory = create_certificates(
+            arguments.directory, arguments.host, arguments.days, arguments.force
+        )
+    except (FileExistsError, ValueError) as error:
+        parser.exit(2, f"{parser.prog} certs: error: {error}\n")
+    print(f"wrote {directory}/ca.pem, cert.pem, key.pem (owner-only) and dask.yaml")
+    print(f"use it with: DASK_CONFIG={directory}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

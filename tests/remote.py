@@ -1,0 +1,129 @@
+"""Real ``dask scheduler`` / ``dask worker`` processes on loopback addresses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+DASK = str(Path(sys.executable).parent / "dask")
+RECORDER = str(Path(__file__).parent / "task_recorder.py")
+REPO = Path(__file__).parent.parent
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment with no Dask settings, a bare home, and ``extra``."""
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith("DASK_")
+    }
+    env["HOME"] = str(tmp_path)
+    env["DASK_CONFIG"] = str(tmp_path / "no-dask-config")
+    env["PYTHONPATH"] = str(REPO)
+    env.update(extra)
+    return env
+
+
+@dataclass
+class RemoteCluster:
+    """A scheduler and workers, each its own process and loopback address."""
+
+    address: str
+    worker_hosts: list[str]
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 15
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            for child in psutil.Process(process.pid).children(recursive=True):
+                child.kill()
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _wait_for_workers(address: str, count: int, env: dict[str, str]) -> None:
+    """Block until ``count`` workers are connected, checked from a subprocess."""
+    probe = (
+        "import sys; from distributed import Client\n"
+        f"with Client({address!r}, timeout=20) as c:\n"
+        f"    c.wait_for_workers({count}, timeout=40)\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], env=env, check=True, timeout=90)
+
+
+@contextmanager
+def remote_cluster(
+    env: dict[str, str],
+    protocol: str = "tcp",
+    scheduler_host: str = "127.0.0.2",
+    worker_hosts: tuple[str, ...] = ("127.0.0.3", "127.0.0.4"),
+) -> Iterator[RemoteCluster]:
+    """Start ``dask scheduler`` and one ``dask worker`` per host; stop them after."""
+    port = free_port(scheduler_host)
+    address = f"{protocol}://{scheduler_host}:{port}"
+    processes = []
+    try:
+        processes.append(
+            subprocess.Popen(
+                [
+                    DASK,
+                    "scheduler",
+                    "--host",
+                    scheduler_host,
+                    "--port",
+                    str(port),
+                    "--protocol",
+                    protocol,
+                    "--dashboard-address",
+                    f"{scheduler_host}:0",
+                    "--preload",
+                    RECORDER,
+                ],
+                env=env,
+            )
+        )
+        for number, host in enumerate(worker_hosts):
+            processes.append(
+                subprocess.Popen(
+                    [
+                        DASK,
+                        "worker",
+                        address,
+                        "--host",
+                        host,
+                        "--nthreads",
+                        "1",
+                        "--nworkers",
+                        "1",
+                        "--no-dashboard",
+                        "--name",
+                        f"remote-{number}",
+                    ],
+                    env=env,
+                )
+            )
+        _wait_for_workers(address, len(worker_hosts), env)
+        yield RemoteCluster(address, list(worker_hosts), processes)
+    finally:
+        _stop(processes)

@@ -1,0 +1,116 @@
+"""An unchanged script runs on a real multi-process scheduler named by Dask's config."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psutil
+import pytest
+from dask.utils import key_split
+
+from tests.remote import clean_env, remote_cluster
+
+USER_SCRIPT = """
+import gmpy2
+import compute
+
+if __name__ == "__main__":
+    ns = [5310, 5263, 7854, 3_000_000, 5310]
+    results = compute.factorial_many(ns)
+    assert results == [gmpy2.fac(n) for n in ns], "wrong result"
+    print("exact", len(results))
+"""
+
+
+def run_watched(
+    script: Path, env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess, int]:
+    """Run a script; also return the most child processes it had at once."""
+    process = subprocess.Popen(
+        [sys.executable, str(script)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    most_children = 0
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            children = psutil.Process(process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            break
+        most_children = max(most_children, len(children))
+        time.sleep(0.02)
+    stdout, stderr = process.communicate(timeout=max(1, deadline - time.monotonic()))
+    return subprocess.CompletedProcess(
+        process.args, process.returncode, stdout, stderr
+    ), most_children
+
+
+def recorded_tasks(env: dict[str, str]) -> list[dict[str, str]]:
+    """(key, worker) of every task finished on the scheduler Dask's config names."""
+    probe = (
+        "import json; from distributed import Client\n"
+        "with Client(timeout=20) as client:\n"
+        "    events = client.get_events('compute-tests')\n"
+        "    print(json.dumps([message for _, message in events]))\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode == 0, finished.stderr
+    return json.loads(finished.stdout)
+
+
+@pytest.fixture(scope="module")
+def remote(tmp_path_factory):
+    """A plain-TCP scheduler and two workers, and the environment they run in."""
+    base = tmp_path_factory.mktemp("remote")
+    env = clean_env(base)
+    with remote_cluster(env) as running:
+        yield running, env
+
+
+@pytest.mark.parametrize("config_source", ["environment", "DASK_CONFIG", "home"])
+def test_unchanged_script_runs_on_the_configured_scheduler(
+    remote, tmp_path, config_source
+):
+    cluster, env = remote
+    env = {**env, "HOME": str(tmp_path)}
+    script = tmp_path / "user_script.py"
+    script.write_text(USER_SCRIPT)
+    if config_source == "environment":
+        env["DASK_SCHEDULER_ADDRESS"] = cluster.address
+    else:
+        folder = (
+            tmp_path / "dask-config"
+            if config_source == "DASK_CONFIG"
+            else tmp_path / ".config" / "dask"
+        )
+        folder.mkdir(parents=True)
+        (folder / "scheduler.yaml").write_text(
+            f"scheduler-address: {cluster.address}\n"
+        )
+        if config_source == "DASK_CONFIG":
+            env["DASK_CONFIG"] = str(folder)
+    before = len(recorded_tasks(env))
+
+    finished, most_children = run_watched(script, env)
+
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip() == "exact 5"
+    assert most_children == 0, "a LocalCluster was started"
+    tasks = recorded_tasks(env)[before:]
+    hosts = {urlparse(task["worker"]).hostname for task in tasks}
+    assert hosts == set(cluster.worker_hosts)
+    assert {key_split(task["key"]) for task in tasks} >= {"prime-power-product", "walk"}
