@@ -45,6 +45,7 @@ def shared_client() -> Client:
     """A client from :func:`cluster.connect`, made once and reused.
 
     It is closed, with any LocalCluster it started, when the process exits.
+    Starting a LocalCluster prints its dashboard link to standard error.
     """
     global _shared
     with _lock:
@@ -52,4 +53,11 @@ def shared_client() -> Client:
             if _shared is None:
                 atexit.register(close_shared)
             _shared = connect()
+            if _shared.cluster is not None:
+                workers = len(_shared.cluster.workers)
+                print(
+                    f"compute: started a local Dask cluster of {workers} workers; "
+                    f"dashboard: {_shared.dashboard_link}",
+                    file=sys.stderr,
+                )
         return _shared

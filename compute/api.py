@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from distributed import Client
 
 
-def _machine_bytes() -> float:
+def machine_bytes() -> float:
+    """Total memory of this machine, in bytes."""
     return float(psutil.virtual_memory().total)
 
 
@@ -32,27 +33,34 @@ def _capacity(client: Client) -> tuple[float, int]:
     workers = client.scheduler_info(n_workers=-1)["workers"].values()
     limits = [worker.get("memory_limit") or 0 for worker in workers]
     threads = sum(worker.get("nthreads", 1) for worker in workers)
-    worker_bytes = max(limits) if limits and all(limits) else _machine_bytes()
+    worker_bytes = max(limits) if limits and all(limits) else machine_bytes()
     return float(worker_bytes), max(threads, 1)
 
 
-def _run(values: list[int], client: Client | None) -> list[mpz]:
+def run_batch(
+    values: list[int], client: Client | None, progress: bool = False
+) -> tuple[list[mpz], Client | None]:
+    """Factorials of validated ``values`` in order, and the client used (or None).
+
+    Shared by the public functions and the command line; ``progress`` shows a
+    progress bar while the work runs.
+    """
     # This machine's memory bounds every result that comes back here, so it
     # is checked before a cluster is chosen, let alone started.
-    check_fits(values, _machine_bytes(), _machine_bytes(), "this machine")
+    check_fits(values, machine_bytes(), machine_bytes(), "this machine")
     distinct = sorted(set(values))
     client = choose_client(client, batch_seconds(distinct))
     if client is None:
         outputs, located = batch_graph(plan_batch(distinct, in_process_threads()))
-        computed = run_in_process(outputs)
+        computed = run_in_process(outputs, progress)
     else:
         worker_bytes, threads = _capacity(client)
         where = f"the cluster at {client.scheduler.address}"
-        check_fits(values, worker_bytes, _machine_bytes(), where)
+        check_fits(values, worker_bytes, machine_bytes(), where)
         outputs, located = batch_graph(plan_batch(distinct, threads))
-        computed = run_on_cluster(outputs, client)
+        computed = run_on_cluster(outputs, client, progress)
     by_n = {n: pick(computed, located[n]) for n in distinct}
-    return [by_n[n] for n in values]
+    return [by_n[n] for n in values], client
 
 
 def factorial(n: int, *, client: Client | None = None) -> mpz:
@@ -89,7 +97,7 @@ def factorial(n: int, *, client: Client | None = None) -> mpz:
     >>> compute.factorial(20)
     mpz(2432902008176640000)
     """
-    return _run([as_count(n)], client)[0]
+    return run_batch([as_count(n)], client)[0][0]
 
 
 def factorial_many(ns: Iterable[int], *, client: Client | None = None) -> list[mpz]:
@@ -129,7 +137,7 @@ def factorial_many(ns: Iterable[int], *, client: Client | None = None) -> list[m
     values = as_counts(ns)
     if not values:
         return []
-    return _run(values, client)
+    return run_batch(values, client)[0]
 
 
 def factorial_delayed(n: int) -> Delayed:
@@ -164,6 +172,6 @@ def factorial_delayed(n: int) -> Delayed:
     mpz(3628800)
     """
     value = as_count(n)
-    check_fits([value], _machine_bytes(), _machine_bytes(), "this machine")
+    check_fits([value], machine_bytes(), machine_bytes(), "this machine")
     outputs, located = batch_graph(plan_batch([value]))
     return outputs[located[value].output]

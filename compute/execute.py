@@ -11,15 +11,19 @@ for work that does not need one.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from multiprocessing.pool import ThreadPool
 from typing import TYPE_CHECKING
 
 import dask
+import dask.local
 import dask.threaded
 from dask.delayed import Delayed
+from dask.diagnostics import ProgressBar
 
 from cluster.connect import configured_address
 from cluster.shared import current_client, shared_client
@@ -85,19 +89,28 @@ def _thread_pool() -> ThreadPool:
         return _pools[threads]
 
 
-def run_in_process(outputs: Sequence[Delayed]) -> list[object]:
-    """Compute ``outputs`` on this process's threads."""
+def run_in_process(outputs: Sequence[Delayed], progress: bool = False) -> list[object]:
+    """Compute ``outputs`` on this process's threads, optionally with a progress bar."""
     # The scheduler is passed as a function: given its name, dask.compute
     # imports distributed to look for a Client, which costs half a second.
-    return list(
-        dask.compute(*outputs, scheduler=dask.threaded.get, pool=_thread_pool())
-    )
+    # A single task gains nothing from threads and runs here, saving the handoff.
+    single_task = sum(len(output.__dask_graph__()) for output in outputs) == 1
+    scheduler = dask.local.get_sync if single_task else dask.threaded.get
+    options = {} if single_task else {"pool": _thread_pool()}
+    with ProgressBar(out=sys.stdout) if progress else contextlib.nullcontext():
+        return list(dask.compute(*outputs, scheduler=scheduler, **options))
 
 
-def run_on_cluster(outputs: Sequence[Delayed], client: Client) -> list[object]:
+def run_on_cluster(
+    outputs: Sequence[Delayed], client: Client, progress: bool = False
+) -> list[object]:
     """Compute ``outputs`` on ``client``'s cluster and gather the results here."""
     futures = client.compute(list(outputs))
     try:
+        if progress:
+            from distributed import progress as progress_bar
+
+            progress_bar(futures)
         return client.gather(futures)
     except BaseException:
         # Interrupted or failed: take the work off the cluster before leaving.

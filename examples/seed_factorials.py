@@ -9,21 +9,9 @@ scheduler.
 import sys
 import time
 
-import gmpy2
-
 import cluster
 import compute
-
-
-def summary(n: int, value: gmpy2.mpz, seconds: float) -> str:
-    """One line about ``n!``: digit count, leading and trailing digits, time."""
-    digits = value.digits(10)
-    significant = digits.rstrip("0")
-    zeros = len(digits) - len(significant)
-    return (
-        f"{n}! has {len(digits)} digits: {digits[:12]}...{significant[-12:]} "
-        f"then {zeros} zeros ({seconds * 1000:.1f} ms)"
-    )
+from compute.output import describe_factorial
 
 
 def main(ns: list[int]) -> None:
@@ -37,7 +25,7 @@ def main(ns: list[int]) -> None:
         for n in ns:
             start = time.perf_counter()
             value = compute.factorial(n, client=client)
-            print(summary(n, value, time.perf_counter() - start))
+            print(describe_factorial(n, value, time.perf_counter() - start))
 
 
 # Worker processes are spawned and re-import this file: the guard keeps them

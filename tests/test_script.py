@@ -81,7 +81,13 @@ def test_forcing_the_cluster_through_dask_config(no_dask_config, tmp_path):
     script = tmp_path / "small.py"
     script.write_text(SMALL_WORK)
     env = {**no_dask_config, "DASK_COMPUTE__EXECUTION": "cluster"}
-    env["DASK_COMPUTE__CLUSTER__DASHBOARD_ADDRESS"] = ":0"
+    env["DASK_COMPUTE__CLUSTER__DASHBOARD_ADDRESS"] = "127.0.0.1:0"
     finished = run([str(script)], env, tmp_path)
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout.strip() == "cluster started: True"
+    assert re.search(
+        r"^compute: started a local Dask cluster of \d+ workers; "
+        r"dashboard: http://127\.0\.0\.1:\d+/status$",
+        finished.stderr,
+        re.M,
+    ), finished.stderr
