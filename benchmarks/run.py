@@ -153,7 +153,7 @@ def workers() -> list[dict[str, object]]:
             threads = time_runs(in_process(lambda: compute.factorial(n)), RUNS)
         with (
             LocalCluster(
-                n_workers=count, threads_per_worker=1, dashboard_address=":0"
+                n_workers=count, threads_per_worker=1, dashboard_address="127.0.0.1:0"
             ) as cluster,
             Client(cluster) as client,
         ):
@@ -218,7 +218,7 @@ def main() -> None:
     }
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, dashboard_address=":0"
+            n_workers=2, threads_per_worker=1, dashboard_address="127.0.0.1:0"
         ) as cluster,
         Client(cluster, set_as_default=False) as client,
     ):
