@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+import dask.config
 import psutil
 from dask.delayed import Delayed
 from gmpy2 import mpz
@@ -33,8 +34,11 @@ def _capacity(client: Client) -> tuple[float, int]:
     workers = client.scheduler_info(n_workers=-1)["workers"].values()
     limits = [worker.get("memory_limit") or 0 for worker in workers]
     threads = sum(worker.get("nthreads", 1) for worker in workers)
-    worker_bytes = max(limits) if limits and all(limits) else machine_bytes()
-    return float(worker_bytes), max(threads, 1)
+    if not (limits and all(limits)):
+        return machine_bytes(), max(threads, 1)
+    # Work must stay below the fraction at which the memory monitor pauses.
+    pause = dask.config.get("distributed.worker.memory.pause", 0.8) or 1.0
+    return float(max(limits)) * pause, max(threads, 1)
 
 
 def run_batch(

@@ -11,6 +11,8 @@ for work that does not need one.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import os
 import sys
@@ -112,7 +114,15 @@ def run_on_cluster(
 
             progress_bar(futures)
         return client.gather(futures)
+    except (asyncio.CancelledError, concurrent.futures.CancelledError) as error:
+        if client.status == "running":
+            raise
+        raise ConnectionError(
+            f"lost the Dask scheduler at {client.scheduler.address} during the "
+            "computation; its work is gone, run the call again once it is back"
+        ) from error
     except BaseException:
         # Interrupted or failed: take the work off the cluster before leaving.
-        client.cancel(futures)
+        with contextlib.suppress(Exception):
+            client.cancel(futures)
         raise

@@ -116,6 +116,35 @@ def test_memory_check_names_the_value_its_size_and_the_limit():
             "position 1",
         ),
         (lambda c: compute.factorial_many(7, client=c), TypeError, "got int 7"),
+        (
+            lambda c: compute.factorial(np.float64(9), client=c),
+            TypeError,
+            "got float64",
+        ),
+        (
+            lambda c: compute.factorial_many(np.array([3.0, 4.0]), client=c),
+            TypeError,
+            "n at position 0 must be an integer, got float64",
+        ),
+        (
+            lambda c: compute.factorial_many([5, [6, 7]], client=c),
+            TypeError,
+            "n at position 1 must be an integer, got list [6, 7]",
+        ),
+        (lambda c: compute.factorial_many("123", client=c), TypeError, "got str '123'"),
+        (lambda c: compute.factorial(None, client=c), TypeError, "got NoneType None"),
+        (
+            lambda c: compute.factorial_many(
+                [1, True, np.int64(4), 2.5, "x"], client=c
+            ),
+            TypeError,
+            "n at position 3 must be an integer, got float 2.5",
+        ),
+        (
+            lambda c: compute.factorial_many([3, 2**64, 10**100], client=c),
+            ValueError,
+            "n at position 2 = 1000000000",
+        ),
     ],
 )
 def test_nothing_is_submitted_for_bad_input(
