@@ -127,3 +127,55 @@ def remote_cluster(
         yield RemoteCluster(address, list(worker_hosts), processes)
     finally:
         _stop(processes)
+
+
+def start_script(
+    script: Path, env: dict[str, str], *, own_group: bool = False
+) -> subprocess.Popen:
+    """Start ``python script`` with piped text output, optionally in its own group."""
+    return subprocess.Popen(
+        [sys.executable, str(script)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=own_group,  # its own process group, as a terminal gives it
+    )
+
+
+def _python_children(pid: int) -> list[list[str]]:
+    """Command lines of the Python processes below ``pid`` (workers, nannies)."""
+    found = []
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            command = child.cmdline()
+        except psutil.Error:
+            continue
+        if command and Path(command[0]).name.startswith("python"):
+            found.append(command)
+    return found
+
+
+def run_watched(
+    script: Path, env: dict[str, str], timeout: float = 120
+) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
+    """Run a script; also return every Python child process it started.
+
+    Short-lived helpers that are not Python (``uname -p``, which distributed
+    runs when a client registers) are not counted: only a worker would be.
+    """
+    process = start_script(script, env)
+    seen: dict[tuple[str, ...], list[str]] = {}
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            for command in _python_children(process.pid):
+                seen[tuple(command)] = command
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.02)
+    stdout, stderr = process.communicate(timeout=max(1, deadline - time.monotonic()))
+    completed = subprocess.CompletedProcess(
+        process.args, process.returncode, stdout, stderr
+    )
+    return completed, list(seen.values())

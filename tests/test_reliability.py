@@ -18,7 +18,7 @@ from distributed import Client, LocalCluster
 
 import cluster
 import compute
-from tests.remote import clean_env, remote_cluster
+from tests.remote import clean_env, remote_cluster, start_script
 
 
 def wait_until(condition, timeout: float, interval: float = 0.05) -> float:
@@ -136,17 +136,13 @@ def group_members(group: int) -> list[int]:
     return members
 
 
-def start_script(tmp_path: Path, source: str, env: dict[str, str]) -> subprocess.Popen:
+def start_script_in_group(
+    tmp_path: Path, source: str, env: dict[str, str]
+) -> subprocess.Popen:
+    """Start ``source`` in its own process group; return once it has started."""
     script = tmp_path / "script.py"
     script.write_text(source)
-    process = subprocess.Popen(
-        [sys.executable, str(script)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal gives it
-    )
+    process = start_script(script, env, own_group=True)
     assert process.stdout.readline().strip() == "started"
     return process
 
@@ -158,7 +154,7 @@ def test_ctrl_c_exits_promptly_and_leaves_no_process(tmp_path, execution):
         DASK_COMPUTE__EXECUTION=execution,
         DASK_COMPUTE__CLUSTER__DASHBOARD_ADDRESS="127.0.0.1:0",
     )
-    process = start_script(tmp_path, LONG_SCRIPT, env)
+    process = start_script_in_group(tmp_path, LONG_SCRIPT, env)
     group = os.getpgid(process.pid)
     time.sleep(3)  # well inside the work
     if execution == "cluster":
@@ -182,7 +178,7 @@ def test_a_normal_exit_leaves_no_process(tmp_path):
         DASK_COMPUTE__CLUSTER__DASHBOARD_ADDRESS="127.0.0.1:0",
     )
     source = LONG_SCRIPT.replace("[4 * 10**7, 3 * 10**7 + 1]", "[5310, 5263, 7854]")
-    process = start_script(tmp_path, source, env)
+    process = start_script_in_group(tmp_path, source, env)
     group = os.getpgid(process.pid)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
@@ -205,7 +201,7 @@ def scheduler_task_count(address: str) -> int:
 
 def test_ctrl_c_cancels_the_work_on_a_remote_cluster(remote, tmp_path):
     running, env = remote
-    process = start_script(
+    process = start_script_in_group(
         tmp_path, LONG_SCRIPT, {**env, "DASK_SCHEDULER_ADDRESS": running.address}
     )
     wait_until(lambda: scheduler_task_count(running.address) > 0, timeout=30)
@@ -219,7 +215,7 @@ def test_ctrl_c_cancels_the_work_on_a_remote_cluster(remote, tmp_path):
 def test_a_scheduler_dying_mid_job_gives_a_clear_error(tmp_path):
     env = clean_env(tmp_path)
     with remote_cluster(env, worker_hosts=("127.0.0.7",)) as running:
-        process = start_script(
+        process = start_script_in_group(
             tmp_path, LONG_SCRIPT, {**env, "DASK_SCHEDULER_ADDRESS": running.address}
         )
         time.sleep(2)

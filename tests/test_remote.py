@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-from pathlib import Path
 from urllib.parse import urlparse
 
-import psutil
 import pytest
 from dask.utils import key_split
 
-from tests.remote import clean_env, remote_cluster
+from tests.remote import clean_env, remote_cluster, run_watched
 
 USER_SCRIPT = """
 import gmpy2
@@ -25,32 +22,6 @@ if __name__ == "__main__":
     assert results == [gmpy2.fac(n) for n in ns], "wrong result"
     print("exact", len(results))
 """
-
-
-def run_watched(
-    script: Path, env: dict[str, str]
-) -> tuple[subprocess.CompletedProcess, int]:
-    """Run a script; also return the most child processes it had at once."""
-    process = subprocess.Popen(
-        [sys.executable, str(script)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    most_children = 0
-    deadline = time.monotonic() + 120
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            children = psutil.Process(process.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            break
-        most_children = max(most_children, len(children))
-        time.sleep(0.02)
-    stdout, stderr = process.communicate(timeout=max(1, deadline - time.monotonic()))
-    return subprocess.CompletedProcess(
-        process.args, process.returncode, stdout, stderr
-    ), most_children
 
 
 def recorded_tasks(env: dict[str, str]) -> list[dict[str, str]]:
@@ -105,11 +76,11 @@ def test_unchanged_script_runs_on_the_configured_scheduler(
             env["DASK_CONFIG"] = str(folder)
     before = len(recorded_tasks(env))
 
-    finished, most_children = run_watched(script, env)
+    finished, workers_started = run_watched(script, env)
 
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout.strip() == "exact 5"
-    assert most_children == 0, "a LocalCluster was started"
+    assert workers_started == [], "a LocalCluster was started"
     tasks = recorded_tasks(env)[before:]
     hosts = {urlparse(task["worker"]).hostname for task in tasks}
     assert hosts == set(cluster.worker_hosts)
