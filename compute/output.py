@@ -19,9 +19,16 @@ _GUARD = gmpy2.mpfr(2) ** -200
 _SMALL_BITS = 1 << 16
 
 
+def _context() -> gmpy2.context:
+    return gmpy2.context(precision=_PRECISION)
+
+
 def _log10(value: mpz) -> gmpy2.mpfr:
-    with gmpy2.context(precision=_PRECISION):
-        return gmpy2.log10(gmpy2.mpfr(value))
+    # Only the top bits go through mpfr, whose exponents overflow above
+    # 2**30 bits; the rest is a shift, added back as shift * log10(2).
+    shift = max(0, value.bit_length() - 2 * _PRECISION)
+    with _context():
+        return gmpy2.log10(gmpy2.mpfr(value >> shift)) + shift * gmpy2.log10(2)
 
 
 def digit_count(value: mpz) -> int:
@@ -58,7 +65,7 @@ def leading_digits(value: mpz, count: int) -> str:
         return value.digits(10)[:count]
     digits = digit_count(value)
     logarithm = _log10(value)
-    with gmpy2.context(precision=_PRECISION):
+    with _context():
         scaled = gmpy2.exp10(logarithm - (digits - count))
         leading = gmpy2.floor(scaled)
         exact = scaled - leading > _GUARD and leading + 1 - scaled > _GUARD
