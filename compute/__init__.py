@@ -2,10 +2,22 @@
 
 >>> import compute
 >>> results = compute.factorial_many([5310, 5263, 7854])  # gmpy2.mpz, in input order
->>> [len(str(value)) for value in results]
+>>> [compute.digit_count(value) for value in results]
 [17477, 17302, 27184]
 """
 
 from compute.api import factorial, factorial_delayed, factorial_many
+from compute.decimal_conversion import decimal_chunks, to_decimal
+from compute.output import digit_count
+from compute.result_file import read_result, write_result
 
-__all__ = ["factorial", "factorial_delayed", "factorial_many"]
+__all__ = [
+    "decimal_chunks",
+    "digit_count",
+    "factorial",
+    "factorial_delayed",
+    "factorial_many",
+    "read_result",
+    "to_decimal",
+    "write_result",
+]

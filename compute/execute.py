@@ -17,7 +17,7 @@ import contextlib
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from multiprocessing.pool import ThreadPool
 from typing import TYPE_CHECKING
 
@@ -44,7 +44,11 @@ def in_process_threads() -> int:
     return setting("threads") or os.cpu_count() or 1
 
 
-def choose_client(client: Client | None, estimated_seconds: float) -> Client | None:
+def choose_client(
+    client: Client | None,
+    estimated_seconds: float,
+    in_process_seconds: float | None = None,
+) -> Client | None:
     """The client to run on, or None to run in this process.
 
     Parameters
@@ -53,6 +57,9 @@ def choose_client(client: Client | None, estimated_seconds: float) -> Client | N
         The caller's client; it always wins.
     estimated_seconds : float
         Estimated single-thread cost of the work.
+    in_process_seconds : float, optional
+        Cost from which a cluster is started when none is known; by default
+        ``compute.in-process-seconds``.
 
     Raises
     ------
@@ -67,6 +74,11 @@ def choose_client(client: Client | None, estimated_seconds: float) -> Client | N
         )
     if client is not None:
         return client
+    threshold = (
+        setting("in-process-seconds")
+        if in_process_seconds is None
+        else in_process_seconds
+    )
     if execution == "in-process":
         return None
     current = current_client()
@@ -75,7 +87,7 @@ def choose_client(client: Client | None, estimated_seconds: float) -> Client | N
     if (
         execution == "cluster"
         or configured_address() is not None
-        or estimated_seconds >= setting("in-process-seconds")
+        or estimated_seconds >= threshold
     ):
         return shared_client()
     return None
@@ -103,17 +115,15 @@ def run_in_process(outputs: Sequence[Delayed], progress: bool = False) -> list[o
         return list(dask.compute(*outputs, scheduler=scheduler, **options))
 
 
-def run_on_cluster(
-    outputs: Sequence[Delayed], client: Client, progress: bool = False
-) -> list[object]:
-    """Compute ``outputs`` on ``client``'s cluster and gather the results here."""
-    futures = client.compute(list(outputs))
-    try:
-        if progress:
-            from distributed import progress as progress_bar
+@contextlib.contextmanager
+def cluster_work(client: Client, futures: Sequence[object]) -> Iterator[None]:
+    """Wait on ``futures`` inside this; leaving it early takes their work away.
 
-            progress_bar(futures)
-        return client.gather(futures)
+    An interrupt or error cancels the futures on the cluster before it goes
+    on up; a scheduler lost meanwhile becomes a ConnectionError naming it.
+    """
+    try:
+        yield
     except (asyncio.CancelledError, concurrent.futures.CancelledError) as error:
         if client.status == "running":
             raise
@@ -122,7 +132,19 @@ def run_on_cluster(
             "computation; its work is gone, run the call again once it is back"
         ) from error
     except BaseException:
-        # Interrupted or failed: take the work off the cluster before leaving.
         with contextlib.suppress(Exception):
-            client.cancel(futures)
+            client.cancel([future for future in futures if future is not None])
         raise
+
+
+def run_on_cluster(
+    outputs: Sequence[Delayed], client: Client, progress: bool = False
+) -> list[object]:
+    """Compute ``outputs`` on ``client``'s cluster and gather the results here."""
+    futures = client.compute(list(outputs))
+    with cluster_work(client, futures):
+        if progress:
+            from distributed import progress as progress_bar
+
+            progress_bar(futures)
+        return client.gather(futures)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import pty
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import gmpy2
 import pytest
 
+from compute import read_result
 from compute.output import describe_factorial
+from compute.result_file import FORMATS
 from tests.remote import clean_env
 
 COMPUTE = str(Path(sys.executable).parent / "compute")
@@ -51,6 +55,11 @@ def test_factorials_are_summarised_in_input_order(env, command):
             "n at position 0 = 1000000000000000 is too large",
         ),
         (["square", "3"], "invalid choice: 'square'"),
+        (["factorial", "5", "6", "--output", "x"], "--output needs {n} in PATH"),
+        (["factorial", "5", "--format", "hex"], "--format needs --output"),
+        (["factorial", "5", "--digits", "--print"], "not allowed with argument"),
+        (["factorial", "5", "--output", "x", "--format", "oct"], "invalid choice"),
+        (["factorial", "5", "--output", "no/such/x"], "output path 'no/such/x'"),
     ],
 )
 def test_bad_arguments_get_a_usage_message_and_exit_2(env, args, message):
@@ -137,3 +146,57 @@ def test_a_performance_report_is_saved(env, tmp_path):
     html = report.read_text()
     assert "Dask Performance Report" in html
     assert "factorial" in html
+
+
+def test_digits_and_print_put_only_the_results_on_stdout(env):
+    ns = [5310, 0, 25]
+    digits = run_cli([COMPUTE, "factorial", *map(str, ns), "--digits"], env)
+    assert digits.returncode == 0, digits.stderr
+    assert digits.stdout.splitlines() == ["17477", "1", "26"]
+    assert digits.stderr.startswith("computed 3 factorials in ")
+    printed = run_cli([COMPUTE, "factorial", *map(str, ns), "--print"], env)
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout == "".join(f"{gmpy2.fac(n)}\n" for n in ns)
+
+
+@pytest.mark.parametrize("format", FORMATS)
+def test_output_writes_each_result_in_its_format(env, tmp_path, format):
+    ns = [7854, 1, 100_000]
+    pattern = str(tmp_path / "{n}.out")
+    finished = run_cli(
+        [COMPUTE, "factorial", *map(str, ns), "--output", pattern, "--format", format],
+        env,
+    )
+    assert finished.returncode == 0, finished.stderr
+    for n in ns:
+        path = tmp_path / f"{n}.out"
+        assert f"wrote {n}! to {path} ({path.stat().st_size} bytes, {format})" in (
+            finished.stdout
+        )
+        assert read_result(path, format=format) == gmpy2.fac(n)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{n}.out" for n in ns)
+
+
+def test_an_interrupted_write_leaves_no_file_under_the_final_name(env, tmp_path):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    path = folder / "big.txt"
+    path.write_text("old\n")
+    process = subprocess.Popen(
+        [COMPUTE, "factorial", str(3 * 10**6), "--output", str(path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(folder.glob(".big.txt.*.part")) and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C while it writes
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "compute: interrupted" in stderr
+    assert path.read_text() == "old\n"
+    assert [p.name for p in folder.iterdir()] == ["big.txt"]

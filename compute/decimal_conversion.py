@@ -1,0 +1,270 @@
+"""Decimal conversion of big integers, split across a Dask cluster.
+
+GMP converts to decimal by divide and conquer, on one thread: ``10**7!``
+(66 million digits) takes about 16 s, ``10**8!`` minutes. Both the division
+and the conversion hold the GIL, so threads in one process gain nothing;
+worker processes do. Here the value is split by powers of ten into
+``2**depth`` parts: a tree of ``decimal-split`` tasks (``divmod`` by
+``10**(width * 2**level)``) whose leaves, ``decimal-digits`` tasks, convert
+one part each with GMP. Every part but the leading one is zero-padded to
+``width`` digits, so the parts, in order, are the decimal digits of the value.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import gmpy2
+from dask.utils import parse_timedelta
+from gmpy2 import mpz
+
+from compute.config import setting
+from compute.execute import choose_client, cluster_work
+from compute.output import digit_count
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
+
+# Characters handed out at a time when a whole decimal string is sliced.
+_SLICE = 1 << 20
+
+
+@dataclass(frozen=True)
+class DecimalPlan:
+    """How a value of ``digits`` decimal digits is split into parts."""
+
+    digits: int
+    depth: int  # levels of splits: 2**depth parts
+    width: int  # digits of every part but the leading one
+
+    @property
+    def parts(self) -> int:
+        return 1 << self.depth
+
+
+def plan_decimal(digits: int, threads: int) -> DecimalPlan:
+    """Split ``digits`` into enough parts to keep ``threads`` busy, none too big.
+
+    The leading part has ``digits - width * (parts - 1)`` digits; keeping
+    ``width >= parts`` makes that at least one.
+
+    Examples
+    --------
+    >>> plan_decimal(66_000_000, threads=2)
+    DecimalPlan(digits=66000000, depth=3, width=8250000)
+    """
+    wanted = max(
+        threads * setting("decimal.parts-per-thread"),
+        math.ceil(digits / setting("decimal.part-digits")),
+    )
+    depth = max(0, math.ceil(math.log2(wanted)))
+    while depth and (1 << depth) > math.ceil(digits / (1 << depth)):
+        depth -= 1
+    return DecimalPlan(digits, depth, math.ceil(digits / (1 << depth)))
+
+
+def decimal_seconds(bits: int) -> float:
+    """Estimated single-thread seconds to convert a ``bits``-bit value to decimal."""
+    if bits < 2:
+        return 0.0
+    return setting("decimal.seconds-per-bit") * bits * math.log2(bits) ** 2
+
+
+# Kernels; each runs as one task. A split's result is a (quotient, remainder)
+# pair, and its children take the pair and the side they work on.
+
+
+def power_of_ten(exponent: int) -> mpz:
+    """``10**exponent``."""
+    return mpz(10) ** exponent
+
+
+def square(value: mpz) -> mpz:
+    """``value**2``."""
+    return value * value
+
+
+def split_decimal(pair: tuple[mpz, ...], side: int, power: mpz) -> tuple[mpz, mpz]:
+    """``divmod(pair[side], power)``."""
+    return gmpy2.t_divmod(pair[side], power)
+
+
+def decimal_digits(pair: tuple[mpz, ...], side: int, width: int | None) -> str:
+    """The decimal digits of ``pair[side]``, zero-padded to ``width`` if given."""
+    text = pair[side].digits(10)
+    return text if width is None else text.zfill(width)
+
+
+def _powers(plan: DecimalPlan) -> list[mpz]:
+    """``10**(width * 2**level)`` for each level of splits, by repeated squaring."""
+    powers = [power_of_ten(plan.width)] if plan.depth else []
+    while len(powers) < plan.depth:
+        powers.append(square(powers[-1]))
+    return powers
+
+
+def _split_here(
+    value: mpz, plan: DecimalPlan, powers: list[mpz], levels: int
+) -> list[tuple[mpz, int]]:
+    """The top ``levels`` levels of splits, done here: (piece, first part) pairs."""
+    pieces = [(value, 0)]
+    for level in reversed(range(plan.depth - levels, plan.depth)):
+        span = 1 << level
+        pieces = [
+            (part, first + side * span)
+            for piece, first in pieces
+            for side, part in enumerate(gmpy2.t_divmod(piece, powers[level]))
+        ]
+    return pieces
+
+
+def _submit_parts(client: Client, value: mpz, plan: DecimalPlan) -> list[Future]:
+    """Submit the conversion; return the leaf futures, in order.
+
+    This process makes the top splits, one level per doubling of the workers,
+    and hands each worker its pieces with the powers of ten below them. Each
+    worker then splits and converts its own pieces, with no data moving
+    between workers: a worker inside a long GMP call holds the GIL and could
+    not serve it.
+    """
+    run = uuid.uuid4().hex
+    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    if not workers:  # a remote scheduler whose workers are still coming
+        timeout = parse_timedelta(setting("cluster.connect-timeout"))
+        client.wait_for_workers(1, timeout=timeout)
+        workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    levels = min(plan.depth, math.ceil(math.log2(max(len(workers), 1))))
+    powers = _powers(plan)
+    pieces = _split_here(value, plan, powers, levels)
+    below = plan.depth - levels  # levels each worker splits
+    placed = [workers[number % len(workers)] for number in range(len(pieces))]
+    # Everything is scattered before any task starts to hold a worker's GIL.
+    scattered = [
+        client.scatter([(piece,), *powers[:below]], workers=[worker], hash=False)
+        for (piece, _), worker in zip(pieces, placed, strict=True)
+    ]
+
+    def submit(worker: str, stage: str, label: str, function, *args) -> Future:
+        return client.submit(
+            function,
+            *args,
+            key=f"{stage}-{label}-{run}",
+            workers=[worker],
+            allow_other_workers=True,
+            pure=False,
+        )
+
+    leaves = []
+    for (_, first), worker, (root, *local_powers) in zip(
+        pieces, placed, scattered, strict=True
+    ):
+        nodes = [(root, 0, first)]  # (pair, side, first part), in order
+        for level in reversed(range(below)):
+            span = 1 << level
+            children = []
+            for pair, side, start in nodes:
+                split = submit(
+                    worker,
+                    "decimal-split",
+                    f"{level}-{start}",
+                    split_decimal,
+                    pair,
+                    side,
+                    local_powers[level],
+                )
+                children += [(split, 0, start), (split, 1, start + span)]
+            nodes = children
+        leaves += [
+            submit(
+                worker,
+                "decimal-digits",
+                str(start),
+                decimal_digits,
+                pair,
+                side,
+                None if start == 0 else plan.width,
+            )
+            for pair, side, start in nodes
+        ]
+    return leaves
+
+
+def _cluster_chunks(value: mpz, client: Client) -> Iterator[str]:
+    threads = sum(
+        worker.get("nthreads", 1)
+        for worker in client.scheduler_info(n_workers=-1)["workers"].values()
+    )
+    plan = plan_decimal(digit_count(value), max(threads, 1))
+    leaves: list[Future | None] = list(_submit_parts(client, value, plan))
+    with cluster_work(client, leaves):
+        for position, leaf in enumerate(leaves):
+            text = leaf.result()
+            leaves[position] = None  # release it on the cluster
+            yield text
+
+
+def decimal_chunks(value: int, *, client: Client | None = None) -> Iterator[str]:
+    """The decimal digits of ``value``, in order, as a stream of strings.
+
+    Concatenated, the strings equal ``str(value)``. Large values are
+    converted on a Dask cluster, their parts in parallel, and handed over
+    part by part, so that a caller writing them out holds one part at a time.
+
+    Parameters
+    ----------
+    value : int or gmpy2.mpz
+        Any integer.
+    client : distributed.Client, optional
+        Where to convert. By default: the current Client or the scheduler
+        Dask's config names, if any; else this process for values estimated
+        below ``compute.decimal.in-process-seconds``, else a shared
+        LocalCluster. (This process has one thread for it: GMP's conversion
+        holds the GIL.)
+
+    Yields
+    ------
+    str
+        Consecutive runs of digits; the first may start with ``-``.
+
+    Examples
+    --------
+    >>> "".join(decimal_chunks(gmpy2.fac(30)))
+    '265252859812191058636308480000000'
+    """
+    value = mpz(value)
+    if value < 0:
+        yield "-"
+        value = -value
+    chosen = choose_client(
+        client,
+        decimal_seconds(value.bit_length()),
+        setting("decimal.in-process-seconds"),
+    )
+    if chosen is None:
+        text = value.digits(10)
+        for start in range(0, len(text), _SLICE):
+            yield text[start : start + _SLICE]
+        return
+    yield from _cluster_chunks(value, chosen)
+
+
+def to_decimal(value: int, *, client: Client | None = None) -> str:
+    """``str(value)`` with no digit limit, converted in parallel when large.
+
+    Parameters
+    ----------
+    value : int or gmpy2.mpz
+        Any integer.
+    client : distributed.Client, optional
+        As for :func:`decimal_chunks`.
+
+    Examples
+    --------
+    >>> to_decimal(-(10**30))
+    '-1000000000000000000000000000000'
+    """
+    return "".join(decimal_chunks(value, client=client))

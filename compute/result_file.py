@@ -1,0 +1,171 @@
+"""Writing big results to files, streamed and atomic, and reading them back.
+
+Formats:
+
+- ``dec``: decimal digits and a newline, converted in parallel when large
+  (:mod:`compute.decimal_conversion`);
+- ``hex``: lowercase hexadecimal digits, no ``0x``, and a newline;
+- ``bin``: the magnitude as raw big-endian bytes, nothing else (empty for 0).
+
+The file is written under a temporary name beside the final one and renamed
+over it at the end, so an interrupted run never leaves a truncated file
+under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from gmpy2 import mpz
+
+from compute.decimal_conversion import decimal_chunks
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+FORMATS = ("dec", "hex", "bin")
+# Bytes of the value handled at a time by the hex and bin writers.
+_BLOCK = 1 << 22
+
+
+def _check_format(format: str) -> None:
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+
+
+def check_output(path: str | os.PathLike[str], format: str) -> Path:
+    """``path`` as a Path if a result can be written there in ``format``.
+
+    Raises
+    ------
+    ValueError
+        If ``format`` is not one of dec, hex, bin, ``path`` is a directory,
+        or its folder does not exist.
+    """
+    _check_format(format)
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"output path {str(path)!r} is a directory")
+    if not path.parent.is_dir():
+        raise ValueError(f"the folder of output path {str(path)!r} does not exist")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A binary file that appears at ``path`` only once it is completely written."""
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".part"
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # as open() would have made it
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def _magnitude_blocks(value: mpz) -> Iterator[memoryview]:
+    data = memoryview(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+    for start in range(0, len(data), _BLOCK):
+        yield data[start : start + _BLOCK]
+
+
+def _encoded(value: mpz, format: str, client: Client | None) -> Iterable[bytes]:
+    """``value`` in ``format``, as consecutive runs of bytes."""
+    if format == "bin":
+        yield from _magnitude_blocks(value)
+        return
+    if format == "hex":
+        if value < 0:
+            yield b"-"
+        blocks = _magnitude_blocks(abs(value))
+        first = next(blocks, None)
+        # Only the leading byte may start with a zero digit to drop.
+        yield first.hex().lstrip("0").encode() if first is not None else b"0"
+        for block in blocks:
+            yield block.hex().encode()
+    else:
+        for chunk in decimal_chunks(value, client=client):
+            yield chunk.encode("ascii")
+    yield b"\n"
+
+
+def write_result(
+    value: int,
+    path: str | os.PathLike[str],
+    *,
+    format: str = "dec",
+    client: Client | None = None,
+) -> Path:
+    """Write ``value`` to ``path``, streamed, and atomically.
+
+    Parameters
+    ----------
+    value : int or gmpy2.mpz
+        The integer to write (``bin`` takes non-negative ones only).
+    path : str or path-like
+        The file to create or replace. Its folder must exist.
+    format : {"dec", "hex", "bin"}
+        Decimal text, hexadecimal text, or raw big-endian bytes.
+    client : distributed.Client, optional
+        Where a large decimal conversion runs; see
+        :func:`compute.decimal_chunks`.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    ValueError
+        If ``format`` or ``path`` is unusable (checked before any work), or
+        ``format`` is ``bin`` and ``value`` is negative.
+
+    Examples
+    --------
+    >>> import compute, gmpy2, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "30.txt")
+    >>> _ = compute.write_result(gmpy2.fac(30), path)
+    >>> open(path).read()
+    '265252859812191058636308480000000\\n'
+    """
+    target = check_output(path, format)
+    value = mpz(value)
+    if format == "bin" and value < 0:
+        raise ValueError("format bin holds non-negative integers; got a negative")
+    with atomic_file(target) as handle:
+        for piece in _encoded(value, format, client):
+            handle.write(piece)
+    return target
+
+
+def read_result(path: str | os.PathLike[str], *, format: str = "dec") -> mpz:
+    """Read back a value that :func:`write_result` wrote.
+
+    Examples
+    --------
+    >>> import compute, gmpy2, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "30.bin")
+    >>> _ = compute.write_result(gmpy2.fac(30), path, format="bin")
+    >>> compute.read_result(path, format="bin") == gmpy2.fac(30)
+    True
+    """
+    _check_format(format)
+    data = Path(path).read_bytes()
+    if format == "bin":
+        return mpz.from_bytes(data, "big")
+    return mpz(data.decode("ascii").strip(), 10 if format == "dec" else 16)
