@@ -22,7 +22,7 @@ demo: $(STAMP)
 test: lint $(STAMP)
 	$(BIN)/python -m pytest
 
-## bench: ours against the anchors; writes benchmarks/results/ (about 6 minutes)
+## bench: ours against the anchors; writes benchmarks/results/ (about 17 minutes)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.run

@@ -18,6 +18,22 @@ SERIES = {
 }
 
 
+def _save_log_log(
+    figure, axes, path: Path, xlabel: str, ylabel: str, title: str
+) -> None:
+    """Label log-log axes, add a grid and legend, write the PNG and close it."""
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def plot_times(single: list[dict], path: Path) -> None:
     """Median time against n for ours and each anchor, log-log."""
     figure, axes = plt.subplots(figsize=(7, 4.5))
@@ -26,16 +42,14 @@ def plot_times(single: list[dict], path: Path) -> None:
         if points:
             xs, ys = zip(*points, strict=True)
             axes.plot(xs, ys, marker="o", label=label)
-    axes.set_xscale("log")
-    axes.set_yscale("log")
-    axes.set_xlabel("n")
-    axes.set_ylabel("median seconds for n!")
-    axes.set_title("Exact n! on 2 cores (lower is better)")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save_log_log(
+        figure,
+        axes,
+        path,
+        "n",
+        "median seconds for n!",
+        "Exact n! on 2 cores (lower is better)",
+    )
 
 
 def plot_speedup(workers: list[dict], path: Path) -> None:
@@ -59,6 +73,29 @@ def plot_speedup(workers: list[dict], path: Path) -> None:
     axes.set_ylabel("speedup over 1")
     axes.set_title(f"n = {workers[0]['n']:.0e}")
     axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_decimal(rows: list[dict], path: Path) -> None:
+    """Median time to convert n! to decimal against its digits, log-log."""
+    figure, axes = plt.subplots(figsize=(6, 4))
+    digits = [row["digits"] for row in rows]
+    for key, label in (
+        ("ours_cluster", "split across a 2-worker LocalCluster"),
+        ("gmpy2_digits", "gmpy2 digits(10), one thread"),
+    ):
+        axes.plot(
+            digits, [row[key]["median_s"] for row in rows], marker="o", label=label
+        )
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("decimal digits of n!")
+    axes.set_ylabel("median seconds to convert")
+    axes.set_title("Decimal conversion (lower is better)")
+    axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=110)

@@ -23,7 +23,7 @@ from distributed import Client, LocalCluster
 import compute
 from benchmarks import anchors
 from benchmarks.measure import Timing, peak_tree_rss, time_runs, time_script
-from benchmarks.plots import plot_speedup, plot_times
+from benchmarks.plots import plot_decimal, plot_speedup, plot_times
 from benchmarks.scaling import scaling_table
 from compute.validate import factorial_bytes
 
@@ -37,6 +37,7 @@ CLUSTER_MAX_N = 2 * 10**7  # larger n on the cluster would double the bench's ti
 MATH_MAX_N = 10**6  # math.factorial(10**6) takes ~13 s; 10**7 would take hours
 SEED_NS = [5310, 5263, 7854]
 MEMORY_N = 10**7 if QUICK else 5 * 10**7
+DECIMAL_NS = (10**6,) if QUICK else (10**6, 10**7)
 
 
 def in_process(function):
@@ -113,6 +114,29 @@ def seed_warm(client: Client) -> dict[str, object]:
             time_runs(lambda: [gmpy2.fac(n) for n in SEED_NS], calls)
         ),
     }
+
+
+def decimal(client: Client) -> list[dict[str, object]]:
+    """Decimal conversion of n!: split across the cluster, and GMP on one thread."""
+    rows = []
+    for n in DECIMAL_NS:
+        value = gmpy2.fac(n)
+        assert compute.to_decimal(value, client=client) == value.digits(10)
+        rows.append(
+            {
+                "n": n,
+                "digits": compute.digit_count(value),
+                "ours_cluster": summary(
+                    time_runs(
+                        lambda v=value: compute.to_decimal(v, client=client), RUNS
+                    )
+                ),
+                "gmpy2_digits": summary(time_runs(lambda v=value: v.digits(10), RUNS)),
+            }
+        )
+        r = ratio(rows[-1]["ours_cluster"], rows[-1]["gmpy2_digits"])
+        print(f"  n={n:.0e}: ours/digits(10) = {r:.2f}", flush=True)
+    return rows
 
 
 def cold_scripts() -> dict[str, object]:
@@ -229,6 +253,8 @@ def main() -> None:
         results["batch"] = batch(client)
         print("seed input, warm ...", flush=True)
         results["seed_warm"] = seed_warm(client)
+        print("decimal conversion ...", flush=True)
+        results["decimal"] = decimal(client)
     print("cold scripts ...", flush=True)
     results["cold"] = cold_scripts()
     print("memory ...", flush=True)
@@ -243,6 +269,7 @@ def main() -> None:
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
     plot_times(results["single"], RESULTS / "time_vs_n.png")
     plot_speedup(results["workers"], RESULTS / "speedup_vs_workers.png")
+    plot_decimal(results["decimal"], RESULTS / "decimal_vs_n.png")
     print_tables(results, rows)
     sys.exit(0)
 
@@ -272,6 +299,14 @@ def print_tables(results: dict, rows: list[tuple[str, str, str, bool]]) -> None:
         print(
             f"{row['n']:>8.0e} {row['pieces']:>6} {row['work_s']:>9.2f} "
             f"{row['critical_path_s']:>10.2f} {row['busy_workers']:>5.2f}"
+        )
+    print("\nDecimal conversion of n!, median s (ratio to gmpy2 digits(10)):")
+    for row in results["decimal"]:
+        ours = row["ours_cluster"]["median_s"]
+        gmp = row["gmpy2_digits"]["median_s"]
+        print(
+            f"  n={row['n']:.0e} ({row['digits']} digits): split on the cluster "
+            f"{ours:.2f} ({ours / gmp:.2f}x), digits(10) {gmp:.2f}"
         )
     print("\nWorkers (n=1e7, median s):")
     for row in results["workers"]:
