@@ -29,7 +29,7 @@ def machine_bytes() -> float:
     return float(psutil.virtual_memory().total)
 
 
-def _capacity(client: Client) -> tuple[float, int]:
+def cluster_capacity(client: Client) -> tuple[float, int]:
     """Largest worker memory limit and total worker threads of ``client``'s cluster."""
     workers = client.scheduler_info(n_workers=-1)["workers"].values()
     limits = [worker.get("memory_limit") or 0 for worker in workers]
@@ -58,7 +58,7 @@ def run_batch(
         outputs, located = batch_graph(plan_batch(distinct, in_process_threads()))
         computed = run_in_process(outputs, progress)
     else:
-        worker_bytes, threads = _capacity(client)
+        worker_bytes, threads = cluster_capacity(client)
         where = f"the cluster at {client.scheduler.address}"
         check_fits(values, worker_bytes, machine_bytes(), where)
         outputs, located = batch_graph(plan_batch(distinct, threads))

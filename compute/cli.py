@@ -89,11 +89,12 @@ def _output_paths(
         if arguments.format is not None:
             raise ValueError("--format needs --output")
         return None
+    arguments.format = arguments.format or "dec"
     if len(set(ns)) > 1 and "{n}" not in arguments.output:
         raise ValueError("--output needs {n} in PATH when several N are given")
     paths = {n: arguments.output.replace("{n}", str(n)) for n in ns}
     for path in paths.values():
-        check_output(path, arguments.format or "dec")
+        check_output(path, arguments.format)
     return paths
 
 
@@ -138,17 +139,13 @@ def _factorial(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -
                 sys.stdout.write("\n")
             else:
                 print(describe_factorial(n, value))
+        by_n = dict(zip(ns, results, strict=True))
         for n, path in (paths or {}).items():
             start = time.perf_counter()
-            written = write_result(
-                results[ns.index(n)],
-                path,
-                format=arguments.format or "dec",
-                client=used,
-            )
+            written = write_result(by_n[n], path, format=arguments.format, client=used)
             print(
                 f"wrote {n}! to {written} ({written.stat().st_size} bytes, "
-                f"{arguments.format or 'dec'}) in {time.perf_counter() - start:.2f} s",
+                f"{arguments.format}) in {time.perf_counter() - start:.2f} s",
                 file=status,
             )
     if arguments.report:

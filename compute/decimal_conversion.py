@@ -22,6 +22,7 @@ import gmpy2
 from dask.utils import parse_timedelta
 from gmpy2 import mpz
 
+from compute.api import cluster_capacity
 from compute.config import setting
 from compute.execute import choose_client, cluster_work
 from compute.output import digit_count
@@ -194,11 +195,7 @@ def _submit_parts(client: Client, value: mpz, plan: DecimalPlan) -> list[Future]
 
 
 def _cluster_chunks(value: mpz, client: Client) -> Iterator[str]:
-    threads = sum(
-        worker.get("nthreads", 1)
-        for worker in client.scheduler_info(n_workers=-1)["workers"].values()
-    )
-    plan = plan_decimal(digit_count(value), max(threads, 1))
+    plan = plan_decimal(digit_count(value), cluster_capacity(client)[1])
     leaves: list[Future | None] = list(_submit_parts(client, value, plan))
     with cluster_work(client, leaves):
         for position, leaf in enumerate(leaves):
