@@ -75,18 +75,8 @@ def decimal_seconds(bits: int) -> float:
     return setting("decimal.seconds-per-bit") * bits * math.log2(bits) ** 2
 
 
-# Kernels; each runs as one task. A split's result is a (quotient, remainder)
-# pair, and its children take the pair and the side they work on.
-
-
-def power_of_ten(exponent: int) -> mpz:
-    """``10**exponent``."""
-    return mpz(10) ** exponent
-
-
-def square(value: mpz) -> mpz:
-    """``value**2``."""
-    return value * value
+# The two task kernels. A split's result is a (quotient, remainder) pair, and
+# its children take the pair and the side they work on.
 
 
 def split_decimal(pair: tuple[mpz, ...], side: int, power: mpz) -> tuple[mpz, mpz]:
@@ -102,9 +92,9 @@ def decimal_digits(pair: tuple[mpz, ...], side: int, width: int | None) -> str:
 
 def _powers(plan: DecimalPlan) -> list[mpz]:
     """``10**(width * 2**level)`` for each level of splits, by repeated squaring."""
-    powers = [power_of_ten(plan.width)] if plan.depth else []
+    powers = [mpz(10) ** plan.width] if plan.depth else []
     while len(powers) < plan.depth:
-        powers.append(square(powers[-1]))
+        powers.append(powers[-1] * powers[-1])
     return powers
 
 
