@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test lint format bench clean
+.PHONY: venv browser demo test lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,12 +14,27 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+## browser: Debian's headless Chromium and its driver, for the dashboard test.
+## Installed with apt-get when run as root; otherwise a one-line instruction.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium and chromium-driver (dashboard test)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && \
+		apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
+	else \
+		echo "make test needs Chromium for the dashboard test: run 'sudo apt-get install chromium chromium-driver' (Debian), then make test again" >&2; \
+		exit 1; \
+	fi
+
 ## demo: the seed notebook's factorials [5310, 5263, 7854] on a local cluster
 demo: $(STAMP)
 	$(BIN)/python examples/seed_factorials.py
 
-## test: lint, format check and the whole suite
-test: lint $(STAMP)
+## test: lint (ruff, mypy), format check and the whole suite
+test: lint browser $(STAMP)
 	$(BIN)/python -m pytest
 
 ## bench: ours against the anchors; writes benchmarks/results/ (about 17 minutes)
@@ -30,10 +45,11 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy compute cluster
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info build

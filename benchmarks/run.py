@@ -25,7 +25,7 @@ from benchmarks import anchors
 from benchmarks.measure import Timing, peak_tree_rss, time_runs, time_script
 from benchmarks.plots import plot_decimal, plot_speedup, plot_times
 from benchmarks.scaling import scaling_table
-from compute.validate import factorial_bytes
+from compute.cost import factorial_bytes
 
 RESULTS = Path(__file__).parent / "results"
 QUICK = os.environ.get("BENCH_QUICK") == "1"

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import math
 
-from compute.plan import factorial_seconds, multiply_seconds
-from compute.validate import factorial_bits
+from compute.cost import factorial_bits, factorial_seconds, multiply_seconds
 
 
 def split_costs(n: int, pieces: int) -> tuple[float, float]:

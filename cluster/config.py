@@ -1,33 +1,112 @@
-"""The ``compute.cluster`` section of Dask's config, shipped as ``cluster.yaml``."""
+"""This package's Dask config, shipped as ``cluster.yaml``.
+
+Its ``compute.cluster`` section is registered at import. Its ``distributed``
+section overrides a few of distributed's own defaults; it is registered once
+distributed itself is imported (:func:`use_distributed_defaults`), because
+distributed registers its defaults at import and would otherwise replace ours.
+"""
 
 from __future__ import annotations
 
+import numbers
 import os
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import dask.config
+import dask.system
 import yaml
 
 with open(os.path.join(os.path.dirname(__file__), "cluster.yaml")) as defaults_file:
-    dask.config.update_defaults(yaml.safe_load(defaults_file))
+    _DEFAULTS = yaml.safe_load(defaults_file)
+
+dask.config.update_defaults({"compute": _DEFAULTS["compute"]})
+_distributed_lock = threading.Lock()
+_distributed_registered = False
+
+
+def use_distributed_defaults() -> None:
+    """Register our ``distributed.*`` defaults; call after importing distributed.
+
+    As with any Dask default, a value the user has set is kept.
+    """
+    global _distributed_registered
+    import distributed  # noqa: F401  (its defaults first, then ours over them)
+
+    with _distributed_lock:
+        if not _distributed_registered:
+            dask.config.update_defaults({"distributed": _DEFAULTS["distributed"]})
+            _distributed_registered = True
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+# What each kind of setting accepts, and how the error message says it.
+KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "seconds": (lambda v: _number(v) and v >= 0, "a number of seconds >= 0"),
+    "positive": (lambda v: _number(v) and v > 0, "a number > 0"),
+    "count": (lambda v: _count(v) and v >= 1, "a whole number >= 1"),
+    "count-or-null": (
+        lambda v: v is None or (_count(v) and v >= 1),
+        "a whole number >= 1, or null for the CPU count",
+    ),
+    "execution": (
+        lambda v: v in ("auto", "cluster", "in-process"),
+        "one of auto, cluster, in-process",
+    ),
+    "text": (lambda v: isinstance(v, str), "a string"),
+    "memory": (
+        lambda v: v is None or isinstance(v, str) or (_number(v) and v >= 0),
+        "auto, a size such as 4GiB, a number of bytes, or null",
+    ),
+}
+
+
+def checked_setting(key: str, kind: str) -> Any:
+    """The value of Dask config ``key``, or a ValueError saying what it must be.
+
+    Values are checked when read, so a bad one is named with its key.
+
+    Examples
+    --------
+    >>> with dask.config.set({"compute.cluster.n-workers": -1}):
+    ...     checked_setting("compute.cluster.n-workers", "count-or-null")
+    Traceback (most recent call last):
+    ...
+    ValueError: Dask config compute.cluster.n-workers = -1 is not valid: expected a whole number >= 1, or null for the CPU count
+    """  # noqa: E501
+    value = dask.config.get(key)
+    valid, expected = KINDS[kind]
+    if not valid(value):
+        raise ValueError(
+            f"Dask config {key} = {value!r} is not valid: expected {expected}"
+        )
+    return value
 
 
 def local_cluster_defaults() -> dict[str, Any]:
     """LocalCluster keyword arguments that suit this machine.
 
     Read from ``compute.cluster.*`` in Dask's config; ``n-workers: null``
-    becomes the CPU count.
+    becomes ``dask.system.CPU_COUNT`` (which respects cgroups and affinity).
     """
 
-    def setting(key: str) -> Any:
+    def setting(key: str, kind: str) -> Any:
         # One key at a time: dask.config.get treats "-" and "_" alike, a
         # plain dict lookup would not (DASK_..._N_WORKERS sets "n_workers").
-        return dask.config.get(f"compute.cluster.{key}")
+        return checked_setting(f"compute.cluster.{key}", kind)
 
     return {
-        "n_workers": setting("n-workers") or os.cpu_count() or 1,
-        "threads_per_worker": setting("threads-per-worker"),
-        "memory_limit": setting("memory-limit"),
-        "dashboard_address": setting("dashboard-address"),
+        "n_workers": setting("n-workers", "count-or-null") or dask.system.CPU_COUNT,
+        "threads_per_worker": setting("threads-per-worker", "count"),
+        "memory_limit": setting("memory-limit", "memory"),
+        "dashboard_address": setting("dashboard-address", "text"),
         "processes": True,
     }

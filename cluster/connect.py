@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import dask.config
 from dask.utils import parse_timedelta
 
-from cluster.config import local_cluster_defaults
+from cluster.config import local_cluster_defaults, use_distributed_defaults
+from cluster.main_guard import check_main_guard
 
 if TYPE_CHECKING:
     from distributed import Client
+
+logger = logging.getLogger(__name__)
+_WORKER_SIGNALS = "cluster.worker_signals"  # workers leave Ctrl-C to us
 
 
 def configured_address() -> str | None:
@@ -55,7 +60,7 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
         Also if the address is ``tls://`` and this client has no certificates.
     OSError
         If the scheduler cannot be reached within
-        ``compute.cluster.connect-timeout`` (15 s); the message names it.
+        ``distributed.comm.timeouts.connect`` (15 s here); the message names it.
 
     Examples
     --------
@@ -66,6 +71,7 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
     """
     from distributed import Client  # imported only when a cluster is used
 
+    use_distributed_defaults()
     address = address or configured_address()
     if address is not None:
         if local_cluster_kwargs:
@@ -73,15 +79,33 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
                 f"LocalCluster keyword arguments {sorted(local_cluster_kwargs)} "
                 f"cannot be used with the scheduler at {address!r}"
             )
-        return _connect_to(address)
+        client = _connect_to(address)
+        logger.info(
+            "connected to the Dask scheduler at %s; dashboard: %s",
+            address,
+            client.dashboard_link,
+        )
+        return client
     # A Client given no address starts its own LocalCluster from these
     # keywords and shuts it down when it closes.
-    trim = dask.config.get("compute.cluster.malloc-trim-threshold")
-    worker_environ = {
-        "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": trim
-    }
-    with dask.config.set(worker_environ):
-        return Client(**{**local_cluster_defaults(), **local_cluster_kwargs})
+    check_main_guard()
+    preload = [*dask.config.get("distributed.worker.preload"), _WORKER_SIGNALS]
+    client = Client(
+        **{**local_cluster_defaults(), "preload": preload, **local_cluster_kwargs}
+    )
+    logger.info(
+        "started a local Dask cluster of %d workers; dashboard: %s",
+        len(client.scheduler_info(n_workers=-1)["workers"]),
+        client.dashboard_link,
+    )
+    return client
+
+
+def scheduler_address(client: Client) -> str:
+    """The address of ``client``'s scheduler, as the client dialled it."""
+    scheduler = client.scheduler
+    address = None if scheduler is None else scheduler.address
+    return address or "an unknown scheduler"
 
 
 def _connect_to(address: str) -> Client:
@@ -89,20 +113,21 @@ def _connect_to(address: str) -> Client:
     from distributed import Client
     from distributed.security import Security
 
-    timeout = parse_timedelta(dask.config.get("compute.cluster.connect-timeout"))
+    timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"))
     if address.startswith("tls://"):
-        security = Security()
-        if not (security.tls_ca_file and security.tls_client_cert):
+        security = Security()  # filled from distributed.comm.tls.* config
+        ca_file = getattr(security, "tls_ca_file", None)
+        if not (ca_file and getattr(security, "tls_client_cert", None)):
             raise ValueError(
                 f"the scheduler at {address} uses TLS, but no certificates are "
                 "configured for this client: set DASK_CONFIG to a directory made "
                 "by `python -m cluster certs DIR` (or distributed.comm.tls.*)"
             )
     try:
-        return Client(address, timeout=timeout)
+        return Client(address)
     except OSError as error:
         raise OSError(
             f"could not connect to the Dask scheduler at {address} within "
-            f"{timeout:g} s (compute.cluster.connect-timeout); is it running, and "
+            f"{timeout:g} s (distributed.comm.timeouts.connect); is it running, and "
             f"do this client's TLS settings match it? ({error})"
         ) from error

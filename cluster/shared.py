@@ -14,15 +14,47 @@ if TYPE_CHECKING:
 
 _lock = threading.Lock()
 _shared: Client | None = None
+_interrupted = False
+
+
+def note_interrupt(client: Client) -> None:
+    """Work on ``client`` was interrupted: if it is ours, close it fast at exit.
+
+    Workers may be inside a long GMP call that holds their GIL and cannot
+    hear a polite request to stop; their work is abandoned anyway.
+    """
+    global _interrupted
+    if client is _shared:
+        _interrupted = True
+
+
+def _stop_local_workers(client: Client) -> None:
+    """Stop the worker processes of the LocalCluster ``client`` started, now."""
+    cluster = client.cluster
+    if cluster is None:
+        return
+    for nanny in list(cluster.workers.values()):
+        # A nanny closing gracefully does not restart its worker.
+        cluster.loop.add_callback(nanny.close_gracefully, "interrupted")
+        if nanny.process is not None and nanny.process.process is not None:
+            nanny.process.process.kill()
 
 
 def close_shared() -> None:
-    """Close the shared client, and any LocalCluster it started, if there is one."""
-    global _shared
+    """Close the shared client, and any LocalCluster it started, if there is one.
+
+    After an interrupt (:func:`note_interrupt`), its busy workers are stopped
+    at once rather than asked to finish.
+    """
+    global _shared, _interrupted
     with _lock:
         client, _shared = _shared, None
-    if client is not None:
-        client.close(timeout=10)
+        interrupted, _interrupted = _interrupted, False
+    if client is None:
+        return
+    if interrupted:
+        _stop_local_workers(client)
+    client.close(timeout=10)
 
 
 def current_client() -> Client | None:
@@ -45,19 +77,17 @@ def shared_client() -> Client:
     """A client from :func:`cluster.connect`, made once and reused.
 
     It is closed, with any LocalCluster it started, when the process exits.
-    Starting a LocalCluster prints its dashboard link to standard error.
+    Starting a LocalCluster logs its dashboard link (logger ``cluster.connect``,
+    level INFO).
     """
     global _shared
     with _lock:
         if _shared is None or _shared.status not in ("running", "connecting"):
-            if _shared is None:
-                atexit.register(close_shared)
+            first = _shared is None
             _shared = connect()
-            if _shared.cluster is not None:
-                workers = len(_shared.cluster.workers)
-                print(
-                    f"compute: started a local Dask cluster of {workers} workers; "
-                    f"dashboard: {_shared.dashboard_link}",
-                    file=sys.stderr,
-                )
+            if first:
+                # Registered after connect() imported distributed, so this runs
+                # before distributed's own exit handlers (atexit is last in,
+                # first out): the client closes while its cluster is still up.
+                atexit.register(close_shared)
         return _shared

@@ -6,12 +6,20 @@
 [17477, 17302, 27184]
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from compute.api import factorial, factorial_delayed, factorial_many
 from compute.decimal_conversion import decimal_chunks, to_decimal
 from compute.output import digit_count
 from compute.result_file import read_result, write_result
 
+try:
+    __version__ = version("compute")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
+
 __all__ = [
+    "__version__",
     "decimal_chunks",
     "digit_count",
     "factorial",

@@ -5,53 +5,35 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-import dask.config
-import psutil
 from dask.delayed import Delayed
 from gmpy2 import mpz
 
-from compute.execute import (
-    choose_client,
-    in_process_threads,
-    run_in_process,
-    run_on_cluster,
-)
+from cluster.connect import scheduler_address
+from compute.capacity import cluster_capacity, in_process_threads, machine_bytes
+from compute.execute import choose_client, run_in_process, run_on_cluster
 from compute.graph import batch_graph, pick
 from compute.plan import batch_seconds, plan_batch
-from compute.validate import as_count, as_counts, check_fits
+from compute.validate import as_count, as_counts, check_fits, check_fits_here
 
 if TYPE_CHECKING:
     from distributed import Client
 
 
-def machine_bytes() -> float:
-    """Total memory of this machine, in bytes."""
-    return float(psutil.virtual_memory().total)
-
-
-def cluster_capacity(client: Client) -> tuple[float, int]:
-    """Largest worker memory limit and total worker threads of ``client``'s cluster."""
-    workers = client.scheduler_info(n_workers=-1)["workers"].values()
-    limits = [worker.get("memory_limit") or 0 for worker in workers]
-    threads = sum(worker.get("nthreads", 1) for worker in workers)
-    if not (limits and all(limits)):
-        return machine_bytes(), max(threads, 1)
-    # Work must stay below the fraction at which the memory monitor pauses.
-    pause = dask.config.get("distributed.worker.memory.pause", 0.8) or 1.0
-    return float(max(limits)) * pause, max(threads, 1)
-
-
 def run_batch(
-    values: list[int], client: Client | None, progress: bool = False
+    values: list[int],
+    client: Client | None,
+    progress: bool = False,
+    positions: bool = True,
 ) -> tuple[list[mpz], Client | None]:
     """Factorials of validated ``values`` in order, and the client used (or None).
 
     Shared by the public functions and the command line; ``progress`` shows a
-    progress bar while the work runs.
+    progress bar while the work runs, ``positions`` names an offending n's
+    position in errors (for batches).
     """
     # This machine's memory bounds every result that comes back here, so it
     # is checked before a cluster is chosen, let alone started.
-    check_fits(values, machine_bytes(), machine_bytes(), "this machine")
+    check_fits_here(values, positions)
     distinct = sorted(set(values))
     client = choose_client(client, batch_seconds(distinct))
     if client is None:
@@ -59,8 +41,8 @@ def run_batch(
         computed = run_in_process(outputs, progress)
     else:
         worker_bytes, threads = cluster_capacity(client)
-        where = f"the cluster at {client.scheduler.address}"
-        check_fits(values, worker_bytes, machine_bytes(), where)
+        where = f"the cluster at {scheduler_address(client)}"
+        check_fits(values, worker_bytes, machine_bytes(), where, positions)
         outputs, located = batch_graph(plan_batch(distinct, threads))
         computed = run_on_cluster(outputs, client, progress)
     by_n = {n: pick(computed, located[n]) for n in distinct}
@@ -101,7 +83,7 @@ def factorial(n: int, *, client: Client | None = None) -> mpz:
     >>> compute.factorial(20)
     mpz(2432902008176640000)
     """
-    return run_batch([as_count(n)], client)[0][0]
+    return run_batch([as_count(n)], client, positions=False)[0][0]
 
 
 def factorial_many(ns: Iterable[int], *, client: Client | None = None) -> list[mpz]:
@@ -176,6 +158,6 @@ def factorial_delayed(n: int) -> Delayed:
     mpz(3628800)
     """
     value = as_count(n)
-    check_fits([value], machine_bytes(), machine_bytes(), "this machine")
+    check_fits_here([value], positions=False)
     outputs, located = batch_graph(plan_batch([value]))
     return outputs[located[value].output]

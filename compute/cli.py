@@ -1,35 +1,49 @@
 """The ``compute`` command line: ``compute factorial N [N ...]``.
 
-By default it prints a summary line per n. ``--digits`` prints only the exact
-digit counts and ``--print`` only the full decimals, one line per n, with
-status lines on stderr, so the output can be piped. ``--output PATH`` writes
-each result to a file (``{n}`` in PATH stands for n).
+By default it computes each n! and prints a summary line per n. ``--digits``
+prints only the exact digit counts and computes nothing, so it answers for
+any n. ``--print`` prints only the full decimals, one line per n, with status
+lines on stderr, so the output can be piped. ``--output PATH`` writes each
+result to a file (``{n}`` in PATH stands for n).
 
 Exit codes: 0 on success, 1 when the work fails or the cluster cannot be
-reached, 2 for bad arguments (with a usage message), 130 when interrupted.
+reached, 2 for anything the user must change (with a usage message), 130
+when interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
 
-from cluster import connect
-from compute.api import machine_bytes, run_batch
+from gmpy2 import mpz
+
+from cluster import connect, scheduler_address
+from cluster.status import show_status_lines
+from compute.api import run_batch
 from compute.decimal_conversion import decimal_chunks
-from compute.output import describe_factorial, digit_count
+from compute.factorial_digits import factorial_digit_count
+from compute.output import describe_factorial
 from compute.plan import batch_seconds
 from compute.result_file import FORMATS, check_output, write_result
-from compute.validate import as_counts, check_fits
+from compute.validate import as_count, as_counts, check_fits_here
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 # Runs estimated longer than this show a progress bar on a terminal.
 PROGRESS_SECONDS = 2.0
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The top-level parser and the ``factorial`` subcommand's."""
     parser = argparse.ArgumentParser(
         prog="compute",
         description="Exact big-integer computation on Dask.",
@@ -54,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     shown.add_argument(
         "--digits",
         action="store_true",
-        help="print only the exact number of decimal digits of each n!",
+        help="print only the exact number of decimal digits of each n!, for any "
+        "n: computes nothing",
     )
     shown.add_argument(
         "--print",
@@ -78,93 +93,169 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="save a Dask performance report (HTML) of the run; uses a cluster",
     )
-    return parser
+    return parser, factorial
 
 
-def _output_paths(
-    arguments: argparse.Namespace, ns: list[int]
-) -> dict[int, str] | None:
-    """Where each n! goes with --output (checked before any work), or None."""
-    if arguments.output is None:
-        if arguments.format is not None:
-            raise ValueError("--format needs --output")
-        return None
-    arguments.format = arguments.format or "dec"
-    if len(set(ns)) > 1 and "{n}" not in arguments.output:
-        raise ValueError("--output needs {n} in PATH when several N are given")
-    paths = {n: arguments.output.replace("{n}", str(n)) for n in ns}
-    for path in paths.values():
-        check_output(path, arguments.format)
-    return paths
+@dataclass(frozen=True)
+class _Request:
+    """What a ``compute factorial`` run was asked for, checked."""
+
+    ns: list[int]
+    digits: bool
+    print: bool
+    paths: dict[int, str]  # n -> file, with --output
+    format: str
+    scheduler: str | None
+    report: str | None
+
+    @property
+    def needs_values(self) -> bool:
+        """Whether any output needs the computed value (not just its summary)."""
+        return self.print or bool(self.paths)
 
 
-def _factorial(arguments: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    try:
-        ns = as_counts(arguments.ns)
-        check_fits(ns, machine_bytes(), machine_bytes(), "this machine")
-        paths = _output_paths(arguments, ns)
-    except (TypeError, ValueError) as error:
-        parser.error(str(error))
-    # With --digits or --print, stdout carries only the results.
-    status = sys.stderr if arguments.digits or arguments.print else sys.stdout
-    client = None
-    if arguments.scheduler or arguments.report:
-        client = connect(arguments.scheduler)
-    with contextlib.ExitStack() as stack:
-        if client is not None:
-            stack.callback(client.close)
-            print(f"dashboard: {client.dashboard_link}", file=status, flush=True)
-        if arguments.report:
+def _request(arguments: argparse.Namespace) -> _Request:
+    """The checked request; raises ValueError or TypeError for bad arguments."""
+    # One n reads "n = -5 must be ...", several name the position too.
+    ns = (
+        as_counts(arguments.ns)
+        if len(arguments.ns) > 1
+        else [as_count(arguments.ns[0])]
+    )
+    if arguments.output is None and arguments.format is not None:
+        raise ValueError("--format needs --output")
+    format = arguments.format or "dec"
+    paths: dict[int, str] = {}
+    if arguments.output is not None:
+        if len(set(ns)) > 1 and "{n}" not in arguments.output:
+            raise ValueError("--output needs {n} in PATH when several N are given")
+        paths = {n: arguments.output.replace("{n}", str(n)) for n in ns}
+        for path in paths.values():
+            check_output(path, format)
+    request = _Request(
+        ns,
+        arguments.digits,
+        arguments.print,
+        paths,
+        format,
+        arguments.scheduler,
+        arguments.report,
+    )
+    if request.needs_values:
+        check_fits_here(ns, positions=len(ns) > 1)
+    return request
+
+
+def _computable(ns: list[int]) -> tuple[list[int], dict[int, str]]:
+    """The ns whose factorials fit here, and why each other one does not."""
+    fitting, refused = [], {}
+    for n in ns:
+        try:
+            check_fits_here([n], positions=False)
+        except ValueError as error:
+            refused[n] = str(error)
+        else:
+            fitting.append(n)
+    return fitting, refused
+
+
+@contextlib.contextmanager
+def _cluster_session(request: _Request) -> Iterator[Client | None]:
+    """The client to run on (or None), and the report around the run."""
+    if not (request.scheduler or request.report):
+        yield None
+        return
+    with connect(request.scheduler) as client, contextlib.ExitStack() as stack:
+        if request.report:
             from distributed import performance_report
 
-            stack.enter_context(performance_report(filename=arguments.report))
-        progress = status.isatty() and batch_seconds(sorted(set(ns))) > PROGRESS_SECONDS
+            stack.enter_context(performance_report(filename=request.report))
+        yield client
+
+
+def _compute(
+    ns: list[int], client: Client | None, status: TextIO
+) -> tuple[dict[int, mpz], Client | None]:
+    """Compute the factorials of ``ns``; print the status line."""
+    progress = status.isatty() and batch_seconds(sorted(set(ns))) > PROGRESS_SECONDS
+    start = time.perf_counter()
+    results, used = run_batch(ns, client, progress, positions=len(ns) > 1)
+    seconds = time.perf_counter() - start
+    where = "this process" if used is None else scheduler_address(used)
+    print(
+        f"computed {len(ns)} factorial{'s' * (len(ns) != 1)} in {seconds:.3f} s "
+        f"on {where}",
+        file=status,
+    )
+    return dict(zip(ns, results, strict=True)), used
+
+
+def _emit(
+    request: _Request, values: dict[int, mpz], used: Client | None, status: TextIO
+) -> None:
+    """Print each result as asked, then write the files."""
+    for n in request.ns:
+        if request.print:
+            for chunk in decimal_chunks(values[n], client=used):
+                sys.stdout.write(chunk)
+            sys.stdout.write("\n")
+        else:
+            print(describe_factorial(n))
+    for n, path in request.paths.items():
         start = time.perf_counter()
-        results, used = run_batch(ns, client, progress)
-        seconds = time.perf_counter() - start
-        if client is None and used is not None:
-            print(f"dashboard: {used.dashboard_link}", file=status)
-        where = "this process" if used is None else used.scheduler.address
+        written = write_result(values[n], path, format=request.format, client=used)
         print(
-            f"computed {len(ns)} factorial{'s' * (len(ns) != 1)} in {seconds:.3f} s "
-            f"on {where}",
+            f"wrote {n}! to {written} ({written.stat().st_size} bytes, "
+            f"{request.format}) in {time.perf_counter() - start:.2f} s",
             file=status,
         )
-        for n, value in zip(ns, results, strict=True):
-            if arguments.digits:
-                print(digit_count(value))
-            elif arguments.print:
-                for chunk in decimal_chunks(value, client=used):
-                    sys.stdout.write(chunk)
-                sys.stdout.write("\n")
-            else:
-                print(describe_factorial(n, value))
-        by_n = dict(zip(ns, results, strict=True))
-        for n, path in (paths or {}).items():
-            start = time.perf_counter()
-            written = write_result(by_n[n], path, format=arguments.format, client=used)
-            print(
-                f"wrote {n}! to {written} ({written.stat().st_size} bytes, "
-                f"{arguments.format}) in {time.perf_counter() - start:.2f} s",
-                file=status,
-            )
-    if arguments.report:
-        print(f"performance report: {arguments.report}", file=status)
+
+
+def _factorial(request: _Request) -> int:
+    if request.digits:
+        for n in request.ns:
+            print(factorial_digit_count(n))
+        return 0
+    # With --print, stdout carries only the results.
+    status = sys.stderr if request.print else sys.stdout
+    fitting, refused = _computable(request.ns)
+    for n, reason in refused.items():
+        print(
+            f"{n}! not computed ({reason}); its summary line needs no computation",
+            file=status,
+        )
+    values: dict[int, mpz] = {}
+    with _cluster_session(request) as client:
+        used = client
+        if fitting:
+            values, used = _compute(fitting, client, status)
+        _emit(request, values, used, status)
+    if request.report:
+        print(f"performance report: {request.report}", file=status)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    parser = _parser()
+    parser, factorial = _parser()
     arguments = parser.parse_args(argv)
+    show_status_lines(prefix="compute: ")  # a cluster started or joined, its dashboard
     try:
-        return _factorial(arguments, parser)
+        return _factorial(_request(arguments))
     except KeyboardInterrupt:
         print("compute: interrupted", file=sys.stderr)
         return 130
-    except (OSError, ValueError, MemoryError) as error:
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as a SIGPIPE would.
+        # Python would report the pipe again when flushing stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    except (TypeError, ValueError) as error:
+        factorial.error(str(error))  # exits 2, with the subcommand's usage
+    except (OSError, MemoryError) as error:
         print(f"compute: error: {error}", file=sys.stderr)
         return 1
+    return 1  # not reached: factorial.error exits
 
 
 def entry_point() -> None:

@@ -14,18 +14,22 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import dask.config
 import gmpy2
 from dask.utils import parse_timedelta
 from gmpy2 import mpz
 
-from compute.api import cluster_capacity
+from compute.capacity import cluster_capacity
 from compute.config import setting
+from compute.cost import decimal_seconds
 from compute.execute import choose_client, cluster_work
+from compute.kernels import decimal_digits, split_decimal
 from compute.output import digit_count
+from compute.validate import as_integer
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -68,28 +72,6 @@ def plan_decimal(digits: int, threads: int) -> DecimalPlan:
     return DecimalPlan(digits, depth, math.ceil(digits / (1 << depth)))
 
 
-def decimal_seconds(bits: int) -> float:
-    """Estimated single-thread seconds to convert a ``bits``-bit value to decimal."""
-    if bits < 2:
-        return 0.0
-    return setting("decimal.seconds-per-bit") * bits * math.log2(bits) ** 2
-
-
-# The two task kernels. A split's result is a (quotient, remainder) pair, and
-# its children take the pair and the side they work on.
-
-
-def split_decimal(pair: tuple[mpz, ...], side: int, power: mpz) -> tuple[mpz, mpz]:
-    """``divmod(pair[side], power)``."""
-    return gmpy2.t_divmod(pair[side], power)
-
-
-def decimal_digits(pair: tuple[mpz, ...], side: int, width: int | None) -> str:
-    """The decimal digits of ``pair[side]``, zero-padded to ``width`` if given."""
-    text = pair[side].digits(10)
-    return text if width is None else text.zfill(width)
-
-
 def _powers(plan: DecimalPlan) -> list[mpz]:
     """``10**(width * 2**level)`` for each level of splits, by repeated squaring."""
     powers = [mpz(10) ** plan.width] if plan.depth else []
@@ -113,85 +95,112 @@ def _split_here(
     return pieces
 
 
-def _submit_parts(client: Client, value: mpz, plan: DecimalPlan) -> list[Future]:
-    """Submit the conversion; return the leaf futures, in order.
+@dataclass(frozen=True)
+class _Placement:
+    """One top-level piece, the worker that converts it, and its first part."""
 
-    This process makes the top splits, one level per doubling of the workers,
-    and hands each worker its pieces with the powers of ten below them. Each
-    worker then splits and converts its own pieces, with no data moving
-    between workers: a worker inside a long GMP call holds the GIL and could
-    not serve it.
-    """
-    run = uuid.uuid4().hex
+    worker: str
+    first: int  # index of the piece's first part among all parts
+    scattered: list[Future]  # the piece (as a 1-tuple), then the powers below it
+
+
+def _workers(client: Client) -> list[str]:
+    """The cluster's worker addresses, waiting for one if none has joined yet."""
     workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
     if not workers:  # a remote scheduler whose workers are still coming
-        timeout = parse_timedelta(setting("cluster.connect-timeout"))
+        timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"))
         client.wait_for_workers(1, timeout=timeout)
         workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
-    levels = min(plan.depth, math.ceil(math.log2(max(len(workers), 1))))
+    return workers
+
+
+def _place_pieces(client: Client, value: mpz, plan: DecimalPlan) -> list[_Placement]:
+    """Make the top splits here and scatter each piece to its own worker.
+
+    One level of splits per doubling of the workers. Everything is scattered
+    before any task starts to hold a worker's GIL.
+    """
+    workers = _workers(client)
+    levels = min(plan.depth, math.ceil(math.log2(len(workers))))
     powers = _powers(plan)
     pieces = _split_here(value, plan, powers, levels)
-    below = plan.depth - levels  # levels each worker splits
-    placed = [workers[number % len(workers)] for number in range(len(pieces))]
-    # Everything is scattered before any task starts to hold a worker's GIL.
-    scattered = [
-        client.scatter([(piece,), *powers[:below]], workers=[worker], hash=False)
-        for (piece, _), worker in zip(pieces, placed, strict=True)
-    ]
+    below = powers[: plan.depth - levels]
+    placements = []
+    for number, (piece, first) in enumerate(pieces):
+        worker = workers[number % len(workers)]
+        scattered = client.scatter([(piece,), *below], workers=[worker], hash=False)
+        placements.append(_Placement(worker, first, scattered))
+    return placements
 
-    def submit(worker: str, stage: str, label: str, function, *args) -> Future:
+
+def _piece_leaves(
+    client: Client, placement: _Placement, plan: DecimalPlan, run: str
+) -> list[Future]:
+    """On the piece's worker: a tree of ``decimal-split`` tasks, then the leaves."""
+
+    def submit(stage: str, label: object, function: Callable, *args: object) -> Future:
         return client.submit(
             function,
             *args,
             key=f"{stage}-{label}-{run}",
-            workers=[worker],
+            workers=[placement.worker],
             allow_other_workers=True,
             pure=False,
         )
 
-    leaves = []
-    for (_, first), worker, (root, *local_powers) in zip(
-        pieces, placed, scattered, strict=True
-    ):
-        nodes = [(root, 0, first)]  # (pair, side, first part), in order
-        for level in reversed(range(below)):
-            span = 1 << level
-            children = []
-            for pair, side, start in nodes:
-                split = submit(
-                    worker,
-                    "decimal-split",
-                    f"{level}-{start}",
-                    split_decimal,
-                    pair,
-                    side,
-                    local_powers[level],
-                )
-                children += [(split, 0, start), (split, 1, start + span)]
-            nodes = children
-        leaves += [
-            submit(
-                worker,
-                "decimal-digits",
-                str(start),
-                decimal_digits,
+    root, *powers = placement.scattered
+    nodes = [(root, 0, placement.first)]  # (pair, side, first part), in order
+    for level in reversed(range(len(powers))):
+        span = 1 << level
+        children = []
+        for pair, side, start in nodes:
+            split = submit(
+                "decimal-split",
+                f"{level}-{start}",
+                split_decimal,
                 pair,
                 side,
-                None if start == 0 else plan.width,
+                powers[level],
             )
-            for pair, side, start in nodes
-        ]
-    return leaves
+            children += [(split, 0, start), (split, 1, start + span)]
+        nodes = children
+    return [
+        submit(
+            "decimal-digits",
+            start,
+            decimal_digits,
+            pair,
+            side,
+            None if start == 0 else plan.width,
+        )
+        for pair, side, start in nodes
+    ]
+
+
+def _submit_parts(client: Client, value: mpz, plan: DecimalPlan) -> list[Future]:
+    """Submit the conversion; return the leaf futures, in order.
+
+    This process makes the top splits and hands each worker its pieces with
+    the powers of ten below them. Each worker then splits and converts its
+    own pieces, with no data moving between workers: a worker inside a long
+    GMP call holds the GIL and could not serve it.
+    """
+    run = uuid.uuid4().hex
+    return [
+        leaf
+        for placement in _place_pieces(client, value, plan)
+        for leaf in _piece_leaves(client, placement, plan, run)
+    ]
 
 
 def _cluster_chunks(value: mpz, client: Client) -> Iterator[str]:
     plan = plan_decimal(digit_count(value), cluster_capacity(client)[1])
     leaves: list[Future | None] = list(_submit_parts(client, value, plan))
     with cluster_work(client, leaves):
-        for position, leaf in enumerate(leaves):
-            text = leaf.result()
-            leaves[position] = None  # release it on the cluster
-            yield text
+        for position in range(len(leaves)):
+            leaf, leaves[position] = leaves[position], None  # released once read
+            assert leaf is not None
+            yield leaf.result()
 
 
 def decimal_chunks(value: int, *, client: Client | None = None) -> Iterator[str]:
@@ -217,26 +226,36 @@ def decimal_chunks(value: int, *, client: Client | None = None) -> Iterator[str]
     str
         Consecutive runs of digits; the first may start with ``-``.
 
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an integer (``5.5``, ``"12"`` ...), at the call.
+
     Examples
     --------
     >>> "".join(decimal_chunks(gmpy2.fac(30)))
     '265252859812191058636308480000000'
     """
-    value = mpz(value)
-    if value < 0:
+    # Checked here, at the call, not at the first step of the iteration.
+    return _chunks(mpz(as_integer(value)), client)
+
+
+def _chunks(signed: mpz, client: Client | None) -> Iterator[str]:
+    """The digits of ``signed``: here, or on the chosen cluster."""
+    if signed < 0:
         yield "-"
-        value = -value
+    magnitude = abs(signed)
     chosen = choose_client(
         client,
-        decimal_seconds(value.bit_length()),
+        decimal_seconds(magnitude.bit_length()),
         setting("decimal.in-process-seconds"),
     )
     if chosen is None:
-        text = value.digits(10)
+        text = magnitude.digits(10)
         for start in range(0, len(text), _SLICE):
             yield text[start : start + _SLICE]
         return
-    yield from _cluster_chunks(value, chosen)
+    yield from _cluster_chunks(magnitude, chosen)
 
 
 def to_decimal(value: int, *, client: Client | None = None) -> str:

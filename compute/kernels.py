@@ -13,10 +13,12 @@ is how GMP's own ``mpz_fac_ui`` gains over a plain range-product tree.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import ParamSpec, TypeVar
 
 import gmpy2
 import numpy as np
@@ -33,16 +35,27 @@ _LEAF_WORDS = 32
 THREADED_MULTIPLY_BITS = 1 << 22
 
 
-def release_gil() -> None:
-    """Let gmpy2 release the GIL during big-integer arithmetic in this thread.
+_Parameters = ParamSpec("_Parameters")
+_Result = TypeVar("_Result")
+
+
+def releasing_gil(
+    kernel: Callable[_Parameters, _Result],
+) -> Callable[_Parameters, _Result]:
+    """Run ``kernel`` with gmpy2 allowed to release the GIL, then restore.
 
     gmpy2's context is per thread and the flag is off by default. With it on,
     a Dask worker's event loop stays responsive while a kernel multiplies, and
-    two kernel threads can multiply at the same time.
+    two kernel threads can multiply at the same time. The change is scoped to
+    the call, so a caller's own thread (``scheduler="sync"``) keeps its context.
     """
-    context = gmpy2.get_context()
-    if not context.allow_release_gil:
-        context.allow_release_gil = True
+
+    @functools.wraps(kernel)
+    def scoped(*args: _Parameters.args, **kwargs: _Parameters.kwargs) -> _Result:
+        with gmpy2.context(gmpy2.get_context(), allow_release_gil=True):
+            return kernel(*args, **kwargs)
+
+    return scoped
 
 
 @lru_cache(maxsize=8)
@@ -143,9 +156,9 @@ def product_of_values(values: np.ndarray) -> mpz:
     return product_tree(leaves)
 
 
+@releasing_gil
 def range_product(lo: int, hi: int) -> mpz:
     """Product of the integers ``lo < k <= hi`` (1 when ``hi <= lo``)."""
-    release_gil()
     if hi <= lo:
         return mpz(1)
     return product_of_values(np.arange(lo + 1, hi + 1, dtype=np.uint64))
@@ -171,6 +184,7 @@ def prime_power_product(primes: np.ndarray, exponents: np.ndarray) -> mpz:
     return result
 
 
+@releasing_gil
 def factorial_piece(n: int, piece: int, pieces: int, blocks_per_piece: int) -> mpz:
     """One of ``pieces`` factors whose product is the odd part of ``n!``.
 
@@ -196,7 +210,6 @@ def factorial_piece(n: int, piece: int, pieces: int, blocks_per_piece: int) -> m
     gmpy2.mpz
         The product of ``p**e_p`` over this piece's odd primes.
     """
-    release_gil()
     block_size = max(1, -(-n // (pieces * blocks_per_piece)))
     # A block [a, a + block_size) holds prime weight (sum of e_p * log p) of
     # about n * log(1 + block_size / a): blocks just above sqrt(n) would dwarf
@@ -211,11 +224,12 @@ def factorial_piece(n: int, piece: int, pieces: int, blocks_per_piece: int) -> m
     return prime_power_product(primes, legendre_exponents(primes, n))
 
 
+@releasing_gil
 def _multiply_into(results: list[mpz], index: int, a: mpz, b: mpz) -> None:
-    release_gil()
     results[index] = a * b
 
 
+@releasing_gil
 def multiply(a: mpz, b: mpz) -> mpz:
     """``a * b``; very large products are split across two threads.
 
@@ -223,7 +237,6 @@ def multiply(a: mpz, b: mpz) -> mpz:
     ``a*b_lo`` run in parallel threads (the GIL is released by gmpy2), which
     takes about 0.75x the time of one ``a*b`` on two cores.
     """
-    release_gil()
     if a.bit_length() < b.bit_length():
         a, b = b, a
     if b.bit_length() < THREADED_MULTIPLY_BITS:
@@ -249,6 +262,7 @@ def factorial_small(n: int) -> mpz:
     return gmpy2.fac(n)
 
 
+@releasing_gil
 def walk_factorials(
     base_n: int, base_value: mpz | None, targets: Sequence[int]
 ) -> list[mpz]:
@@ -272,7 +286,6 @@ def walk_factorials(
     list of gmpy2.mpz
         ``[t! for t in targets]``.
     """
-    release_gil()
     current = gmpy2.fac(base_n) if base_value is None else base_value
     previous = base_n
     results = []
@@ -282,3 +295,18 @@ def walk_factorials(
             previous = target
         results.append(current)
     return results
+
+
+# Decimal conversion (see compute.decimal_conversion). A split's result is a
+# (quotient, remainder) pair, and its children take the pair and a side.
+
+
+def split_decimal(pair: tuple[mpz, ...], side: int, power: mpz) -> tuple[mpz, mpz]:
+    """``divmod(pair[side], power)``, truncating (both non-negative here)."""
+    return gmpy2.t_divmod(pair[side], power)
+
+
+def decimal_digits(pair: tuple[mpz, ...], side: int, width: int | None) -> str:
+    """The decimal digits of ``pair[side]``, zero-padded to ``width`` if given."""
+    text = pair[side].digits(10)
+    return text if width is None else text.zfill(width)

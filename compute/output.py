@@ -1,15 +1,23 @@
 """Describing big results without converting them whole to decimal.
 
-Converting ``10**8!`` (456 million digits) to a string is a long
-single-threaded job; the digit count and the leading digits come from a
-high-precision logarithm instead, the trailing zeros of ``n!`` from
-Legendre's formula.
+Converting ``10**8!`` (756 million digits) to a string is a long
+single-threaded job; the digit count and the leading digits of a value come
+from a high-precision logarithm instead. The summary line of ``n!`` needs
+no value at all (:mod:`compute.factorial_digits`).
 """
 
 from __future__ import annotations
 
 import gmpy2
 from gmpy2 import mpz
+
+from compute.factorial_digits import (
+    factorial_digit_count,
+    factorial_last_nonzero_digits,
+    factorial_leading_digits,
+    factorial_trailing_zeros,
+)
+from compute.validate import as_integer
 
 # Bits of precision for log10: far more than needed to place the decimal
 # point of any integer that fits in memory, with room to spare for a guard.
@@ -31,24 +39,34 @@ def _log10(value: mpz) -> gmpy2.mpfr:
         return gmpy2.log10(gmpy2.mpfr(value >> shift)) + shift * gmpy2.log10(2)
 
 
-def digit_count(value: mpz) -> int:
+def digit_count(value: int) -> int:
     """Exact number of decimal digits of ``abs(value)`` (1 for 0).
+
+    Parameters
+    ----------
+    value : int or gmpy2.mpz
+        Any integer.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an integer (``5.5``, ``"12"`` ...).
 
     Examples
     --------
     >>> digit_count(gmpy2.mpz(10**20 - 1)), digit_count(gmpy2.mpz(10**20))
     (20, 21)
     """
-    value = abs(mpz(value))
-    if value.bit_length() <= _SMALL_BITS:
-        return len(value.digits(10))
-    logarithm = _log10(value)
+    magnitude = abs(mpz(as_integer(value)))
+    if magnitude.bit_length() <= _SMALL_BITS:
+        return len(magnitude.digits(10))
+    logarithm = _log10(magnitude)
     floor = int(gmpy2.floor(logarithm))
     # Only a value within rounding of a power of ten needs an exact check.
     if logarithm - floor < _GUARD or gmpy2.ceil(logarithm) - logarithm < _GUARD:
-        return (
-            floor + 1 + (value >= mpz(10) ** (floor + 1)) - (value < mpz(10) ** floor)
-        )
+        above = magnitude >= mpz(10) ** (floor + 1)
+        below = magnitude < mpz(10) ** floor
+        return floor + 1 + above - below
     return floor + 1
 
 
@@ -74,33 +92,35 @@ def leading_digits(value: mpz, count: int) -> str:
     return (value // mpz(10) ** (digits - count)).digits(10)  # at a digit boundary
 
 
-def factorial_trailing_zeros(n: int) -> int:
-    """Number of trailing decimal zeros of ``n!`` (Legendre's formula for 5)."""
-    zeros, power = 0, 5
-    while power <= n:
-        zeros += n // power
-        power *= 5
-    return zeros
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def describe_factorial(
-    n: int, value: mpz, seconds: float | None = None, width: int = 12
-) -> str:
-    """One line about ``n! == value``: digits, leading digits, zeros, time.
+def describe_factorial(n: int, seconds: float | None = None, width: int = 12) -> str:
+    """One line about ``n!``, from ``n`` alone: its digits, zeros, and a time.
+
+    Values of up to ``3 * width`` digits are shown whole. Larger ones show
+    the leading ``width`` digits, the last ``width`` digits before the
+    trailing zeros, and the number of trailing zeros.
 
     Examples
     --------
-    >>> describe_factorial(25, gmpy2.fac(25), 0.001)
-    '25! has 26 digits: 155112100433...330985984 then 6 zeros (1.0 ms)'
+    >>> describe_factorial(5)
+    '5! = 120 (3 digits)'
+    >>> describe_factorial(100, 0.25, width=6)
+    '100! has 158 digits: 933262...916864 followed by 24 zeros (250.0 ms)'
     """
-    zeros = factorial_trailing_zeros(n)
-    if value.bit_length() <= _SMALL_BITS * 64:
-        significant = value.digits(10)[: -zeros or None]
-        last = f"...{significant[-width:]}"
-    else:  # the last non-zero digits would need a division of the whole value
-        last = "..."
     timing = "" if seconds is None else f" ({seconds * 1000:.1f} ms)"
+    digits = factorial_digit_count(n)
+    if digits <= 3 * width:
+        return f"{n}! = {gmpy2.fac(n)} ({_plural(digits, 'digit')}){timing}"
+    zeros = factorial_trailing_zeros(n)
+    if digits - zeros <= 2 * width:
+        shown = gmpy2.fac(n).digits(10)[: digits - zeros]
+    else:
+        leading = factorial_leading_digits(n, width)
+        shown = f"{leading}...{factorial_last_nonzero_digits(n, width)}"
     return (
-        f"{n}! has {digit_count(value)} digits: {leading_digits(value, width)}"
-        f"{last} then {zeros} zeros{timing}"
+        f"{n}! has {digits} digits: {shown} followed by {_plural(zeros, 'zero')}"
+        f"{timing}"
     )

@@ -14,12 +14,12 @@ steer granularity, never correctness.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from compute.capacity import in_process_threads
 from compute.config import setting
-from compute.validate import factorial_bits
+from compute.cost import factorial_seconds, step_seconds
 
 
 @dataclass(frozen=True)
@@ -43,27 +43,6 @@ class Walk:
     start: int
     split: Split | None
     targets: tuple[int, ...]
-
-
-def factorial_seconds(n: int) -> float:
-    """Estimated single-thread seconds for ``gmpy2.fac(n)``."""
-    bits = factorial_bits(n)
-    return setting("fac-seconds-per-bit") * bits * math.log2(bits + 2)
-
-
-def multiply_seconds(bits_a: float, bits_b: float) -> float:
-    """Estimated seconds for a product of ``bits_a`` by ``bits_b`` bits."""
-    large, small = max(bits_a, bits_b), min(bits_a, bits_b)
-    return setting("multiply-seconds-per-bit") * large * math.log2(small + 64)
-
-
-def step_seconds(lo: int, hi: int) -> float:
-    """Estimated seconds to get ``hi!`` from ``lo!`` (``lo <= hi``)."""
-    gap_bits = factorial_bits(hi) - factorial_bits(lo)
-    # The range product itself is a tree over the gap, then one multiply.
-    return multiply_seconds(factorial_bits(lo), gap_bits) + factorial_seconds(
-        max(hi - lo, 1)
-    )
 
 
 def split_for(n: int, threads: int) -> Split | None:
@@ -112,8 +91,8 @@ def plan_batch(ns: Sequence[int], threads: int | None = None) -> list[Walk]:
     ns : sequence of int
         Distinct non-negative values in ascending order.
     threads : int, optional
-        Worker threads the graph will run on; defaults to ``compute.threads``
-        or this machine's CPU count.
+        Worker threads the graph will run on; defaults to
+        :func:`compute.capacity.in_process_threads`.
 
     Returns
     -------
@@ -126,7 +105,7 @@ def plan_batch(ns: Sequence[int], threads: int | None = None) -> list[Walk]:
     [(5263, 5310, 7854)]
     """
     if threads is None:
-        threads = setting("threads") or os.cpu_count() or 1
+        threads = in_process_threads()
     budget = max(
         setting("min-task-seconds"),
         batch_seconds(ns, threads) / (threads * setting("tasks-per-thread")),

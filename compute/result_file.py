@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from gmpy2 import mpz
 
 from compute.decimal_conversion import decimal_chunks
+from compute.validate import as_integer
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -83,7 +85,9 @@ def _magnitude_blocks(value: mpz) -> Iterator[memoryview]:
         yield data[start : start + _BLOCK]
 
 
-def _encoded(value: mpz, format: str, client: Client | None) -> Iterable[bytes]:
+def _encoded(
+    value: mpz, format: str, client: Client | None
+) -> Iterable[bytes | memoryview]:
     """``value`` in ``format``, as consecutive runs of bytes."""
     if format == "bin":
         yield from _magnitude_blocks(value)
@@ -144,17 +148,60 @@ def write_result(
     '265252859812191058636308480000000\\n'
     """
     target = check_output(path, format)
-    value = mpz(value)
-    if format == "bin" and value < 0:
+    number = mpz(as_integer(value))
+    if format == "bin" and number < 0:
         raise ValueError("format bin holds non-negative integers; got a negative")
     with atomic_file(target) as handle:
-        for piece in _encoded(value, format, client):
+        for piece in _encoded(number, format, client):
             handle.write(piece)
     return target
 
 
+_NOT_DIGITS = {"dec": re.compile(rb"[^0-9]"), "hex": re.compile(rb"[^0-9a-f]")}
+
+
+def _check_text(data: bytes, path: Path, format: str) -> bytes:
+    """The digits of a ``dec`` or ``hex`` file, or a ValueError saying what is bad."""
+    where = f"{str(path)!r} (format {format})"
+    if not data:
+        raise ValueError(f"{where} is empty; a {format} result ends with a newline")
+    if not data.endswith(b"\n"):
+        raise ValueError(
+            f"{where} is truncated: it does not end with a newline, as every "
+            f"{format} result written by write_result does"
+        )
+    digits = data[:-1]
+    sign = 1 if digits.startswith(b"-") else 0
+    bad = _NOT_DIGITS[format].search(digits, sign)
+    if bad is not None:
+        offset = bad.start()
+        raise ValueError(
+            f"{where} has {data[offset : offset + 1]!r} at byte {offset}, where a "
+            f"{format} digit belongs"
+        )
+    if len(digits) == sign:
+        raise ValueError(f"{where} has no digits")
+    return digits
+
+
 def read_result(path: str | os.PathLike[str], *, format: str = "dec") -> mpz:
     """Read back a value that :func:`write_result` wrote.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    format : {"dec", "hex", "bin"}
+        The format it was written in.
+
+    Raises
+    ------
+    ValueError
+        If ``format`` is unknown, or a ``dec`` or ``hex`` file is empty,
+        truncated (no final newline) or holds a character that is not a
+        digit; the message names the path, the format and the byte offset.
+    OSError
+        If the file cannot be read.
 
     Examples
     --------
@@ -165,7 +212,8 @@ def read_result(path: str | os.PathLike[str], *, format: str = "dec") -> mpz:
     True
     """
     _check_format(format)
-    data = Path(path).read_bytes()
+    path = Path(path)
+    data = path.read_bytes()
     if format == "bin":
         return mpz.from_bytes(data, "big")
-    return mpz(data.decode("ascii").strip(), 10 if format == "dec" else 16)
+    return mpz(_check_text(data, path, format), 10 if format == "dec" else 16)

@@ -15,7 +15,8 @@ import operator
 import reprlib
 from collections.abc import Iterable
 
-from compute.config import setting
+from compute.capacity import machine_bytes
+from compute.cost import factorial_bytes, factorial_working_bytes
 
 _short_repr = reprlib.Repr()
 _short_repr.maxstring = 40
@@ -29,6 +30,21 @@ def _describe(value: object) -> str:
 
 def _where(position: int | None) -> str:
     return "n" if position is None else f"n at position {position}"
+
+
+def as_integer(value: object, name: str = "value") -> int:
+    """``value`` as a Python int if it is an integer, else a TypeError naming it.
+
+    Examples
+    --------
+    >>> as_integer(5.5)
+    Traceback (most recent call last):
+    ...
+    TypeError: value must be an integer, got float 5.5
+    """
+    if not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {_describe(value)}")
+    return operator.index(value)
 
 
 def as_count(value: object, position: int | None = None) -> int:
@@ -52,16 +68,19 @@ def as_count(value: object, position: int | None = None) -> int:
         If ``value`` is not an integer (``5.0``, ``"5"``, ``None``, ``5j`` ...).
     ValueError
         If ``value`` is negative.
+
+    Examples
+    --------
+    >>> as_count(-5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: n = -5 must be non-negative: factorial is not defined for ...
     """
-    if not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"{_where(position)} must be an integer, got {_describe(value)}"
-        )
-    n = operator.index(value)
+    n = as_integer(value, _where(position))
     if n < 0:
         raise ValueError(
-            f"factorial is not defined for negative values: "
-            f"{_where(position)} is {_short_repr.repr(n)}"
+            f"{_where(position)} = {_short_repr.repr(n)} must be non-negative: "
+            "factorial is not defined for negative values"
         )
     return n
 
@@ -82,19 +101,8 @@ def as_counts(ns: object) -> list[int]:
     return [as_count(value, position) for position, value in enumerate(ns)]
 
 
-def factorial_bits(n: int) -> float:
-    """Estimated number of bits of ``n!`` (``log2(n!)`` by lgamma)."""
-    if n.bit_length() > 1000:  # beyond float range; refused by any memory bound
-        return math.inf
-    return math.lgamma(n + 1) / math.log(2) + 1
-
-
-def factorial_bytes(n: int) -> float:
-    """Estimated size of ``n!`` in bytes."""
-    return factorial_bits(n) / 8
-
-
-def _format_bytes(size: float) -> str:
+def format_bytes(size: float) -> str:
+    """``size`` in decimal units, three significant digits (``'28.5 GB'``)."""
     if math.isinf(size):
         return "an unbounded amount"
     for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
@@ -105,7 +113,11 @@ def _format_bytes(size: float) -> str:
 
 
 def check_fits(
-    ns: list[int], worker_bytes: float, client_bytes: float, where: str
+    ns: list[int],
+    worker_bytes: float,
+    client_bytes: float,
+    where: str,
+    positions: bool = True,
 ) -> None:
     """Refuse the batch if a result cannot fit in memory, before any work.
 
@@ -119,6 +131,8 @@ def check_fits(
         Memory available to this process, which receives every result.
     where : str
         Describes the cluster in the error message.
+    positions : bool
+        Name the position of the offending n (for batches).
 
     Raises
     ------
@@ -128,19 +142,25 @@ def check_fits(
     """
     if not ns:
         return
-    factor = setting("memory-factor")
     position, largest = max(enumerate(ns), key=lambda item: item[1])
-    need = factor * factorial_bytes(largest)
+    need = factorial_working_bytes(largest)
     if need > worker_bytes:
         raise ValueError(
-            f"{_where(position)} = {_short_repr.repr(largest)} is too large: "
-            f"its factorial has about {_format_bytes(factorial_bytes(largest))} "
-            f"and needs about {_format_bytes(need)} to compute, but {where} "
-            f"offers {_format_bytes(worker_bytes)} per worker"
+            f"{_where(position if positions else None)} = "
+            f"{_short_repr.repr(largest)} is too large: its factorial has about "
+            f"{format_bytes(factorial_bytes(largest))} and needs about "
+            f"{format_bytes(need)} to compute, but {where} offers "
+            f"{format_bytes(worker_bytes)} per worker"
         )
     total = sum(factorial_bytes(n) for n in set(ns))
     if total > client_bytes:
         raise ValueError(
-            f"the results together need about {_format_bytes(total)}, more "
-            f"than this process can hold ({_format_bytes(client_bytes)})"
+            f"the results together need about {format_bytes(total)}, more "
+            f"than this process can hold ({format_bytes(client_bytes)})"
         )
+
+
+def check_fits_here(ns: list[int], positions: bool = True) -> None:
+    """:func:`check_fits` against this machine's memory, for work done here."""
+    memory = machine_bytes()
+    check_fits(ns, memory, memory, "this machine", positions)

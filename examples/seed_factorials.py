@@ -11,21 +11,22 @@ import time
 
 import cluster
 import compute
+from cluster.status import show_status_lines
 from compute.output import describe_factorial
 
 
 def main(ns: list[int]) -> None:
+    show_status_lines()  # cluster.connect logs the cluster it starts, and its dashboard
     start = time.perf_counter()
     with cluster.connect() as client:
         print(f"cluster ready in {(time.perf_counter() - start) * 1000:.0f} ms")
-        print(f"dashboard: {client.dashboard_link}")
         start = time.perf_counter()
         compute.factorial_many(ns, client=client)
         print(f"factorial_many({ns}): {(time.perf_counter() - start) * 1000:.1f} ms")
         for n in ns:
             start = time.perf_counter()
-            value = compute.factorial(n, client=client)
-            print(describe_factorial(n, value, time.perf_counter() - start))
+            compute.factorial(n, client=client)
+            print(describe_factorial(n, time.perf_counter() - start))
 
 
 # Worker processes are spawned and re-import this file: the guard keeps them

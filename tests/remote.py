@@ -28,8 +28,12 @@ def free_port(host: str) -> int:
 
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The environment with no Dask settings, a bare home, and ``extra``."""
+    # distributed's nannies set their pre-spawn variables in the process that
+    # starts them (this one, for the session cluster): a child must not inherit.
     env = {
-        key: value for key, value in os.environ.items() if not key.startswith("DASK_")
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("DASK_") and key != "MALLOC_TRIM_THRESHOLD_"
     }
     env["HOME"] = str(tmp_path)
     env["DASK_CONFIG"] = str(tmp_path / "no-dask-config")

@@ -67,3 +67,44 @@ def test_local_defaults_suit_the_machine():
     assert defaults["processes"] is True
     with dask.config.set({"compute.cluster.n-workers": 3}):
         assert local_cluster_defaults()["n_workers"] == 3
+
+
+WORKER_ENVIRONMENT = """
+import os
+import dask.config
+import cluster
+
+def trim_threshold():
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+if __name__ == "__main__":
+    with cluster.connect(n_workers=1, dashboard_address="127.0.0.1:0") as client:
+        print(list(client.run(trim_threshold).values())[0])
+        print(dask.config.get("distributed.comm.timeouts.connect"))
+"""
+
+
+@pytest.mark.parametrize(
+    ("user_config", "expected"),
+    [
+        ("", ["None", "15s"]),  # our defaults over distributed's 65536 and 30s
+        (
+            "distributed:\n"
+            "  comm: {timeouts: {connect: 7s}}\n"
+            "  nanny: {pre-spawn-environ: {MALLOC_TRIM_THRESHOLD_: 4242}}\n",
+            ["4242", "7s"],  # the user's own values are kept
+        ),
+    ],
+    ids=["defaults", "user-set"],
+)
+def test_our_distributed_defaults_yield_to_the_users(tmp_path, user_config, expected):
+    from tests.remote import clean_env, run_watched
+
+    config = tmp_path / "dask-config"
+    config.mkdir()
+    (config / "user.yaml").write_text(user_config)
+    script = tmp_path / "environment.py"
+    script.write_text(WORKER_ENVIRONMENT)
+    finished, _ = run_watched(script, clean_env(tmp_path, DASK_CONFIG=str(config)))
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.split() == expected

@@ -69,3 +69,21 @@ def test_costly_work_starts_a_shared_local_cluster(fresh_shared_client):
     local = chosen.cluster
     shared.close_shared()
     assert local.status.name == "closed"
+
+
+def test_one_thread_pool_is_reused_and_replaced_when_threads_change():
+    from compute import execute
+    from compute.api import factorial_delayed
+
+    graph = [factorial_delayed(2000), factorial_delayed(3000)]
+    execute.run_in_process(graph)
+    first = execute._thread_pool()
+    execute.run_in_process(graph)
+    assert execute._thread_pool() is first
+    with dask.config.set({"compute.threads": 3}):
+        execute.run_in_process(graph)
+        second = execute._thread_pool()
+    assert second is not first
+    assert first._state != "RUN"  # closed, its threads gone once idle
+    execute.close_thread_pool()
+    assert second._state != "RUN"

@@ -144,3 +144,18 @@ def test_factorial_small():
         2432902008176640000,
         51090942171709440000,
     ]
+
+
+def test_the_gil_flag_is_scoped_to_the_kernel_call():
+    import gmpy2
+
+    from compute.kernels import multiply, releasing_gil
+
+    @releasing_gil
+    def flag_inside() -> bool:
+        return gmpy2.get_context().allow_release_gil
+
+    assert gmpy2.get_context().allow_release_gil is False
+    assert flag_inside() is True
+    assert multiply(gmpy2.mpz(3) << 5000, gmpy2.mpz(7)) == 21 << 5000
+    assert gmpy2.get_context().allow_release_gil is False  # the caller's, untouched

@@ -7,7 +7,8 @@ import random
 import dask.config
 import pytest
 
-from compute.plan import factorial_seconds, plan_batch, split_for
+from compute.cost import factorial_seconds
+from compute.plan import plan_batch, split_for
 
 
 def smallest_split_n() -> int:

@@ -105,9 +105,9 @@ def test_an_unreachable_scheduler_fails_within_the_default_bound():
 def test_the_connect_bound_is_dask_config():
     start = time.monotonic()
     with (
-        dask.config.set({"compute.cluster.connect-timeout": "1s"}),
+        dask.config.set({"distributed.comm.timeouts.connect": "1s"}),
         pytest.raises(
-            OSError, match=r"within 1 s \(compute\.cluster\.connect-timeout\)"
+            OSError, match=r"within 1 s \(distributed\.comm\.timeouts\.connect\)"
         ),
     ):
         cluster.connect("tcp://127.0.0.9:9")

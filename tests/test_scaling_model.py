@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.scaling import scaling_table, split_costs
-from compute.plan import factorial_seconds
+from compute.cost import factorial_seconds
 
 
 @pytest.mark.parametrize("n", [10**6, 10**7, 10**9])

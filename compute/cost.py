@@ -1,0 +1,57 @@
+"""Cost estimates: bits, bytes and single-thread seconds of each stage.
+
+The one place that models sizes and times, with the constants fitted on
+gmpy2 2.3 / GMP 6.3 kept in ``compute.yaml``. Estimates steer planning and
+refuse work that cannot fit; they never affect a result.
+"""
+
+from __future__ import annotations
+
+import math
+
+from compute.config import setting
+
+
+def factorial_bits(n: int) -> float:
+    """Estimated number of bits of ``n!`` (``log2(n!)`` by lgamma)."""
+    if n.bit_length() > 1000:  # beyond float range; refused by any memory bound
+        return math.inf
+    return math.lgamma(n + 1) / math.log(2) + 1
+
+
+def factorial_bytes(n: int) -> float:
+    """Estimated size of ``n!`` in bytes."""
+    return factorial_bits(n) / 8
+
+
+def factorial_working_bytes(n: int) -> float:
+    """Estimated peak memory of the worker that finishes ``n!``, in bytes."""
+    return setting("memory-factor") * factorial_bytes(n)
+
+
+def factorial_seconds(n: int) -> float:
+    """Estimated single-thread seconds for ``gmpy2.fac(n)``."""
+    bits = factorial_bits(n)
+    return setting("fac-seconds-per-bit") * bits * math.log2(bits + 2)
+
+
+def multiply_seconds(bits_a: float, bits_b: float) -> float:
+    """Estimated seconds for a product of ``bits_a`` by ``bits_b`` bits."""
+    large, small = max(bits_a, bits_b), min(bits_a, bits_b)
+    return setting("multiply-seconds-per-bit") * large * math.log2(small + 64)
+
+
+def step_seconds(lo: int, hi: int) -> float:
+    """Estimated seconds to get ``hi!`` from ``lo!`` (``lo <= hi``)."""
+    gap_bits = factorial_bits(hi) - factorial_bits(lo)
+    # The range product itself is a tree over the gap, then one multiply.
+    return multiply_seconds(factorial_bits(lo), gap_bits) + factorial_seconds(
+        max(hi - lo, 1)
+    )
+
+
+def decimal_seconds(bits: int) -> float:
+    """Estimated single-thread seconds to convert a ``bits``-bit value to decimal."""
+    if bits < 2:
+        return 0.0
+    return setting("decimal.seconds-per-bit") * bits * math.log2(bits) ** 2

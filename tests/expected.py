@@ -1,0 +1,19 @@
+"""Expected output built from gmpy2's own decimal digits, not from our code."""
+
+from __future__ import annotations
+
+import gmpy2
+
+
+def summary_line(n: int, width: int = 12) -> str:
+    """The summary line of ``n!``, as the README describes it."""
+    digits = gmpy2.fac(n).digits(10)
+    significant = digits.rstrip("0")
+    zeros = len(digits) - len(significant)
+    if len(digits) <= 3 * width:
+        unit = "digit" if len(digits) == 1 else "digits"
+        return f"{n}! = {digits} ({len(digits)} {unit})"
+    if len(significant) > 2 * width:
+        significant = f"{significant[:width]}...{significant[-width:]}"
+    unit = "zero" if zeros == 1 else "zeros"
+    return f"{n}! has {len(digits)} digits: {significant} followed by {zeros} {unit}"
