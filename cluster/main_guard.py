@@ -21,7 +21,7 @@ import dask.config
 
 MESSAGE = (
     "{script} starts Dask worker processes, which re-import it: put the code "
-    "that runs the work under `if __name__ == \"__main__\":` (see the README)"
+    'that runs the work under `if __name__ == "__main__":` (see the README)'
 )
 
 
