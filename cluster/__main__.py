@@ -18,9 +18,9 @@ def main(argv: list[str] | None = None) -> int:
         "certs",
         help="create a CA, a certificate and key, and a Dask config using them",
         description=(
-            "Write DIR/ca.pem, DIR/cert.pem, DIR/key.pem (owner-only) and "
-            "DIR/dask.yaml. Copy DIR to every host and set DASK_CONFIG=DIR for "
-            "the scheduler, the workers and the clients."
+            "Write DIR/ca.pem, DIR/cert.pem, DIR/key.pem and DIR/dask.yaml "
+            "(both owner-only). Copy DIR to every host, to any path, and set "
+            "DASK_CONFIG to it for the scheduler, the workers and the clients."
         ),
     )
     certs.add_argument("directory", metavar="DIR")
@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         directory = create_certificates(
             arguments.directory, arguments.host, arguments.days, arguments.force
         )
-    except (FileExistsError, ValueError) as error:
-        parser.exit(2, f"{parser.prog} certs: error: {error}\n")
+    except (OSError, ValueError) as error:  # FileExistsError is an OSError
+        certs.error(str(error))  # exits 2, with the subcommand's usage
     print(f"wrote {directory}/ca.pem, cert.pem, key.pem (owner-only) and dask.yaml")
     print(f"use it with: DASK_CONFIG={directory}")
     return 0

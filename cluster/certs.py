@@ -1,10 +1,12 @@
 """TLS material for a secured cluster: a CA, one certificate and key, a Dask config.
 
 ``python -m cluster certs DIR`` writes ``ca.pem``, ``cert.pem``, ``key.pem``
-(owner-only) and ``dask.yaml``. With ``DASK_CONFIG=DIR`` the scheduler,
-workers and clients all present that certificate, trust only that CA, and
-refuse unencrypted connections. The CA's private key is used once to sign and
-never written, so nobody can issue further certificates for the cluster.
+(owner-only) and ``dask.yaml`` (owner-only: it holds the same three PEM texts
+inline, so the directory works wherever it is copied). With
+``DASK_CONFIG=DIR`` the scheduler, workers and clients all present that
+certificate, trust only that CA, and refuse unencrypted connections. The CA's
+private key is used once to sign and never written, so nobody can issue
+further certificates for the cluster.
 """
 
 from __future__ import annotations
@@ -53,16 +55,97 @@ def _write(path: Path, data: bytes, mode: int) -> None:
     os.chmod(path, mode)
 
 
-def tls_config(directory: Path) -> dict:
-    """The Dask config that makes every role use the files in ``directory``."""
-    ca, cert, key = (str(directory / name) for name in CERT_FILES[:3])
-    role = {"cert": cert, "key": key}
+def _certificate(
+    subject: str,
+    issuer: x509.Name | None,
+    public_key: ec.EllipticCurvePublicKey,
+    signing_key: ec.EllipticCurvePrivateKey,
+    days: int,
+    extensions: Sequence[tuple[x509.ExtensionType, bool]],
+) -> x509.Certificate:
+    """A certificate for ``subject`` (self-issued when ``issuer`` is None)."""
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(issuer or _name(subject))
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=days))
+    )
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(signing_key, hashes.SHA256())
+
+
+def _certificate_authority(
+    days: int,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A new CA: its certificate, and its key (which is never written)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    signs_only = x509.KeyUsage(
+        digital_signature=False,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
+    )
+    certificate = _certificate(
+        "compute cluster CA",
+        None,
+        key.public_key(),
+        key,
+        days,
+        [(x509.BasicConstraints(ca=True, path_length=0), True), (signs_only, True)],
+    )
+    return certificate, key
+
+
+def _member_certificate(
+    ca: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    hosts: Sequence[str],
+    days: int,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """The certificate and key every scheduler, worker and client presents."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    both_ends = x509.ExtendedKeyUsage(
+        [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    )
+    certificate = _certificate(
+        "compute cluster",
+        ca.subject,
+        key.public_key(),
+        ca_key,
+        days,
+        [
+            (x509.BasicConstraints(ca=False, path_length=None), True),
+            (x509.SubjectAlternativeName(_subject_names(hosts)), False),
+            (both_ends, False),
+        ],
+    )
+    return certificate, key
+
+
+def tls_config(ca_pem: str, cert_pem: str, key_pem: str) -> dict:
+    """The Dask config that makes every role use this CA, certificate and key.
+
+    The PEM texts are written into the config itself (distributed reads a
+    value that contains a newline as the material, not as a path), so the
+    directory works wherever it is copied.
+    """
+    role = {"cert": cert_pem, "key": key_pem}
     return {
         "distributed": {
             "comm": {
                 "require-encryption": True,
                 "tls": {
-                    "ca-file": ca,
+                    "ca-file": ca_pem,
                     "scheduler": dict(role),
                     "worker": dict(role),
                     "client": dict(role),
@@ -91,7 +174,7 @@ def create_certificates(
     days : int
         Validity of both certificates.
     overwrite : bool
-        Replace existing files instead of refusing.
+        Replace existing files (and so the CA) instead of refusing.
 
     Returns
     -------
@@ -104,6 +187,8 @@ def create_certificates(
         If one of the files exists and ``overwrite`` is false.
     ValueError
         If ``days`` is not positive.
+    OSError
+        If ``directory`` cannot be created or written.
     """
     if days <= 0:
         raise ValueError(f"days must be positive, got {days}")
@@ -114,68 +199,19 @@ def create_certificates(
         raise FileExistsError(
             f"{', '.join(existing)} already in {directory}; pass --force to replace"
         )
-    now = datetime.datetime.now(datetime.UTC)
-    until = now + datetime.timedelta(days=days)
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("compute cluster CA"))
-        .issuer_name(_name("compute cluster CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(until)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("compute cluster"))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(until)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectAlternativeName(_subject_names(hosts)), critical=False
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-
+    ca, ca_key = _certificate_authority(days)
+    cert, key = _member_certificate(ca, ca_key, hosts, days)
     pem = serialization.Encoding.PEM
-    _write(directory / "ca.pem", ca_cert.public_bytes(pem), 0o644)
-    _write(directory / "cert.pem", cert.public_bytes(pem), 0o644)
-    _write(
-        directory / "key.pem",
-        key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ),
-        0o600,
+    ca_pem, cert_pem = ca.public_bytes(pem), cert.public_bytes(pem)
+    key_pem = key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    config = yaml.safe_dump(tls_config(directory), sort_keys=False)
-    _write(directory / "dask.yaml", config.encode(), 0o644)
+    _write(directory / "ca.pem", ca_pem, 0o644)
+    _write(directory / "cert.pem", cert_pem, 0o644)
+    _write(directory / "key.pem", key_pem, 0o600)
+    config = tls_config(ca_pem.decode(), cert_pem.decode(), key_pem.decode())
+    # It holds the key too: owner-only, like key.pem.
+    _write(
+        directory / "dask.yaml", yaml.safe_dump(config, sort_keys=False).encode(), 0o600
+    )
     return directory

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import socket
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dask.config
@@ -56,11 +59,14 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
     ------
     ValueError
         If LocalCluster keyword arguments are given while a scheduler address
-        is given or configured.
-        Also if the address is ``tls://`` and this client has no certificates.
+        is given or configured; if the address is ``tls://`` and this client
+        has no certificates (or they name missing files); if the address is
+        ``tcp://`` and this client requires encryption.
     OSError
-        If the scheduler cannot be reached within
-        ``distributed.comm.timeouts.connect`` (15 s here); the message names it.
+        If the scheduler cannot be reached: the message names its address
+        and why (no answer within ``distributed.comm.timeouts.connect``, 15 s
+        here; nothing listening; TLS against plain or plain against TLS; a
+        certificate from another CA).
 
     Examples
     --------
@@ -90,15 +96,35 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
     # keywords and shuts it down when it closes.
     check_main_guard()
     preload = [*dask.config.get("distributed.worker.preload"), _WORKER_SIGNALS]
-    client = Client(
-        **{**local_cluster_defaults(), "preload": preload, **local_cluster_kwargs}
-    )
+    options = {**local_cluster_defaults(), "preload": preload, **local_cluster_kwargs}
+    options["dashboard_address"] = _free_dashboard(options.get("dashboard_address"))
+    client = Client(**options)
     logger.info(
         "started a local Dask cluster of %d workers; dashboard: %s",
         len(client.scheduler_info(n_workers=-1)["workers"]),
         client.dashboard_link,
     )
     return client
+
+
+def _free_dashboard(address: Any) -> Any:
+    """``address``, or the same host with a free port if its port is taken.
+
+    distributed would do the same, with a UserWarning on stderr for what is a
+    normal event (a second cluster on this machine); we say it at INFO.
+    """
+    if not isinstance(address, str) or ":" not in address:
+        return address
+    host, _, port = address.rpartition(":")
+    if not port.isdigit() or int(port) == 0:
+        return address
+    with socket.socket() as probe:
+        try:
+            probe.bind((host or "0.0.0.0", int(port)))
+        except OSError:
+            logger.info("port %s is taken; the dashboard uses a free port", port)
+            return f"{host}:0"
+    return address
 
 
 def scheduler_address(client: Client) -> str:
@@ -108,26 +134,83 @@ def scheduler_address(client: Client) -> str:
     return address or "an unknown scheduler"
 
 
+def _tls_material_problem(security: Any) -> str | None:
+    """What is missing from this client's TLS settings, or None."""
+    material = {
+        "distributed.comm.tls.ca-file": getattr(security, "tls_ca_file", None),
+        "distributed.comm.tls.client.cert": getattr(security, "tls_client_cert", None),
+    }
+    for key, value in material.items():
+        if not value:
+            return f"no {key} is configured"
+        if "\n" not in value and not Path(value).is_file():
+            return f"{key} names {value!r}, which is not a readable file"
+    return None
+
+
+def _why(error: BaseException, address: str) -> str:
+    """A plain reason for a failed connection, from the chain of causes."""
+    chain: list[BaseException] = []
+    cause: BaseException | None = error
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    text = " ".join(f"{type(c).__name__} {c}" for c in chain)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return (
+            "its TLS certificate is not signed by this client's CA, or this "
+            "client's by its CA: both ends need the same `python -m cluster "
+            "certs` directory"
+        )
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+        return (
+            "it does not speak TLS: address it as "
+            f"{address.replace('tls://', 'tcp://', 1)} (or start it with TLS)"
+        )
+    if address.startswith("tcp://") and "ConnectionResetError" in text:
+        return (
+            "it closed the connection at once: it probably requires TLS; address "
+            "it as tls:// with its certificates (DASK_CONFIG)"
+        )
+    if "ConnectionRefusedError" in text:
+        return "nothing accepts connections there: is the scheduler running?"
+    return str(error)
+
+
 def _connect_to(address: str) -> Client:
     """A client of the scheduler at ``address``, or a clear error, within a bound."""
     from distributed import Client
     from distributed.security import Security
 
     timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"))
+    security = Security()  # filled from distributed.comm.tls.* config
     if address.startswith("tls://"):
-        security = Security()  # filled from distributed.comm.tls.* config
-        ca_file = getattr(security, "tls_ca_file", None)
-        if not (ca_file and getattr(security, "tls_client_cert", None)):
+        problem = _tls_material_problem(security)
+        if problem is not None:
             raise ValueError(
-                f"the scheduler at {address} uses TLS, but no certificates are "
-                "configured for this client: set DASK_CONFIG to a directory made "
-                "by `python -m cluster certs DIR` (or distributed.comm.tls.*)"
+                f"the address {address} asks for TLS, but {problem}: set "
+                "DASK_CONFIG to a directory made by `python -m cluster certs DIR` "
+                "(or set distributed.comm.tls.*)"
             )
+    elif security.require_encryption:
+        raise ValueError(
+            f"this client requires encryption (distributed.comm.require-encryption, "
+            f"as a `python -m cluster certs` config sets), so it will not connect "
+            f"to {address}: address the scheduler as "
+            f"{address.replace('tcp://', 'tls://', 1)}"
+        )
+    start = time.monotonic()
     try:
         return Client(address)
     except OSError as error:
+        elapsed = time.monotonic() - start
+        if elapsed >= 0.9 * timeout:
+            reason = (
+                f"no answer within {timeout:g} s (distributed.comm.timeouts.connect)"
+                "; is it running and reachable from here?"
+            )
+        else:
+            reason = _why(error, address)
         raise OSError(
-            f"could not connect to the Dask scheduler at {address} within "
-            f"{timeout:g} s (distributed.comm.timeouts.connect); is it running, and "
-            f"do this client's TLS settings match it? ({error})"
+            f"could not connect to the Dask scheduler at {address}: {reason}"
         ) from error

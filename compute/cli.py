@@ -169,7 +169,10 @@ def _cluster_session(request: _Request) -> Iterator[Client | None]:
         if request.report:
             from distributed import performance_report
 
-            stack.enter_context(performance_report(filename=request.report))
+            # Inline BokehJS: the report opens offline, with no CDN.
+            stack.enter_context(
+                performance_report(filename=request.report, mode="inline")
+            )
         yield client
 
 
@@ -203,7 +206,13 @@ def _emit(
             print(describe_factorial(n))
     for n, path in request.paths.items():
         start = time.perf_counter()
-        written = write_result(values[n], path, format=request.format, client=used)
+        written = write_result(
+            values[n],
+            path,
+            format=request.format,
+            client=used,
+            progress=status if status.isatty() else None,
+        )
         print(
             f"wrote {n}! to {written} ({written.stat().st_size} bytes, "
             f"{request.format}) in {time.perf_counter() - start:.2f} s",

@@ -18,13 +18,16 @@ import contextlib
 import os
 import re
 import tempfile
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from gmpy2 import mpz
 
 from compute.decimal_conversion import decimal_chunks
+from compute.output import digit_count
 from compute.validate import as_integer
 
 if TYPE_CHECKING:
@@ -79,6 +82,56 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
         raise
 
 
+class _WriteProgress:
+    """A bar of bytes written, redrawn every 0.1 s on ``stream`` (a terminal).
+
+    It ticks while nothing arrives too: a large decimal conversion first
+    splits the value in this process for a while.
+    """
+
+    def __init__(self, total: int, stream: TextIO, width: int = 40) -> None:
+        self.total, self.stream, self.width = max(total, 1), stream, width
+        self.written = 0
+        self._start = time.monotonic()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._redraw, daemon=True)
+
+    def __enter__(self) -> _WriteProgress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self._draw()
+        self.stream.write("\n")
+        self.stream.flush()
+
+    def _redraw(self) -> None:
+        while not self._done.wait(0.1):
+            self._draw()
+
+    def _draw(self) -> None:
+        fraction = min(self.written / self.total, 1.0)
+        bar = "#" * int(self.width * fraction)
+        seconds = time.monotonic() - self._start
+        self.stream.write(
+            f"\r[{bar:<{self.width}}] | {int(100 * fraction):3d}% Written | "
+            f"{seconds:6.1f} s"
+        )
+        self.stream.flush()
+
+
+def _encoded_size(value: mpz, format: str) -> int:
+    """Bytes that ``format`` takes for ``value`` (digit_count is exact)."""
+    sign = int(value < 0)
+    if format == "bin":
+        return (value.bit_length() + 7) // 8
+    if format == "hex":
+        return sign + max(1, (abs(value).bit_length() + 3) // 4) + 1
+    return sign + digit_count(value) + 1
+
+
 def _magnitude_blocks(value: mpz) -> Iterator[memoryview]:
     data = memoryview(value.to_bytes((value.bit_length() + 7) // 8, "big"))
     for start in range(0, len(data), _BLOCK):
@@ -113,6 +166,7 @@ def write_result(
     *,
     format: str = "dec",
     client: Client | None = None,
+    progress: TextIO | None = None,
 ) -> Path:
     """Write ``value`` to ``path``, streamed, and atomically.
 
@@ -127,6 +181,9 @@ def write_result(
     client : distributed.Client, optional
         Where a large decimal conversion runs; see
         :func:`compute.decimal_chunks`.
+    progress : text stream, optional
+        A terminal to show a bar of the bytes written on (the command line
+        passes its status stream when it is one).
 
     Returns
     -------
@@ -151,9 +208,17 @@ def write_result(
     number = mpz(as_integer(value))
     if format == "bin" and number < 0:
         raise ValueError("format bin holds non-negative integers; got a negative")
-    with atomic_file(target) as handle:
+    with contextlib.ExitStack() as stack:
+        handle = stack.enter_context(atomic_file(target))
+        bar = None
+        if progress is not None:
+            bar = stack.enter_context(
+                _WriteProgress(_encoded_size(number, format), progress)
+            )
         for piece in _encoded(number, format, client):
             handle.write(piece)
+            if bar is not None:
+                bar.written += len(piece)
     return target
 
 
@@ -165,12 +230,8 @@ def _check_text(data: bytes, path: Path, format: str) -> bytes:
     where = f"{str(path)!r} (format {format})"
     if not data:
         raise ValueError(f"{where} is empty; a {format} result ends with a newline")
-    if not data.endswith(b"\n"):
-        raise ValueError(
-            f"{where} is truncated: it does not end with a newline, as every "
-            f"{format} result written by write_result does"
-        )
-    digits = data[:-1]
+    complete = data.endswith(b"\n")
+    digits = data[:-1] if complete else data
     sign = 1 if digits.startswith(b"-") else 0
     bad = _NOT_DIGITS[format].search(digits, sign)
     if bad is not None:
@@ -178,6 +239,11 @@ def _check_text(data: bytes, path: Path, format: str) -> bytes:
         raise ValueError(
             f"{where} has {data[offset : offset + 1]!r} at byte {offset}, where a "
             f"{format} digit belongs"
+        )
+    if not complete:
+        raise ValueError(
+            f"{where} is truncated: it does not end with a newline, as every "
+            f"{format} result written by write_result does"
         )
     if len(digits) == sign:
         raise ValueError(f"{where} has no digits")

@@ -71,7 +71,7 @@ def _wait_for_workers(address: str, count: int, env: dict[str, str]) -> None:
     probe = (
         "import sys; from distributed import Client\n"
         f"with Client({address!r}, timeout=20) as c:\n"
-        f"    c.wait_for_workers({count}, timeout=40)\n"
+        f"    if {count}: c.wait_for_workers({count}, timeout=40)\n"
     )
     subprocess.run([sys.executable, "-c", probe], env=env, check=True, timeout=90)
 
@@ -136,10 +136,14 @@ def remote_cluster(
 def start_script(
     script: Path, env: dict[str, str], *, own_group: bool = False
 ) -> subprocess.Popen:
-    """Start ``python script`` with piped text output, optionally in its own group."""
+    """Start ``python script`` in its folder, with piped text output.
+
+    With ``own_group`` it gets its own process group, as a terminal gives it.
+    """
     return subprocess.Popen(
         [sys.executable, str(script)],
         env=env,
+        cwd=script.parent,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

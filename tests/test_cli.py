@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
+import re
 import signal
 import subprocess
 import sys
@@ -11,7 +13,9 @@ import time
 from pathlib import Path
 
 import gmpy2
+import psutil
 import pytest
+from distributed import LocalCluster
 
 from compute import read_result
 from compute.result_file import FORMATS
@@ -121,14 +125,38 @@ def test_a_named_scheduler_prints_its_dashboard_and_a_progress_bar(env, client):
     assert summary_line(n) in output.splitlines()
 
 
-def test_long_work_here_shows_a_progress_bar_too(env):
+def last_drawn(output: str, marker: str) -> str:
+    """What a terminal shows of the line a progress bar redraws with ``\\r``.
+
+    Each redraw overwrites from the first column and leaves whatever an older,
+    longer one had past its end, as a terminal does.
+    """
+    # A terminal ends lines with \r\n; only \n ends one here.
+    line = next(line for line in output.split("\n") if marker in line)
+    shown = ""
+    for redraw in line.removesuffix("\r").split("\r"):
+        shown = redraw + shown[len(redraw) :]
+    return shown
+
+
+def test_long_work_here_shows_a_clean_progress_bar(env, tmp_path):
     n = 10**7
+    path = tmp_path / "f.bin"
     code, output = run_on_a_terminal(
-        [sys.executable, "-m", "compute", "factorial", str(n)], env
+        [COMPUTE, "factorial", str(n), "--output", str(path), "--format", "bin"],
+        env,
     )
     assert code == 0, output
-    assert "| 100% Completed |" in output
     assert summary_line(n) in output.splitlines()
+    # Each redraw covers the one before: nothing of an older, longer one is left.
+    assert re.fullmatch(
+        r"\[#{40}\] \| 100% Completed \| [\d.]+ m?s *",
+        last_drawn(output, "Completed"),
+    ), repr(last_drawn(output, "Completed"))
+    assert re.fullmatch(
+        r"\[#{40}\] \| 100% Written \| +[\d.]+ s", last_drawn(output, "Written")
+    ), repr(last_drawn(output, "Written"))
+    assert read_result(path, format="bin") == gmpy2.fac(n)
 
 
 def test_a_performance_report_is_saved(env, tmp_path):
@@ -152,6 +180,9 @@ def test_a_performance_report_is_saved(env, tmp_path):
     html = report.read_text()
     assert "Dask Performance Report" in html
     assert "factorial" in html
+    # BokehJS is inline: the report opens offline.
+    assert "cdn.bokeh.org" not in html
+    assert "<script src=" not in html
 
 
 def test_digits_and_print_put_only_the_results_on_stdout(env):
@@ -183,29 +214,174 @@ def test_output_writes_each_result_in_its_format(env, tmp_path, format):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{n}.out" for n in ns)
 
 
-def test_an_interrupted_write_leaves_no_file_under_the_final_name(env, tmp_path):
+STARTED = re.compile(
+    r"compute: started a local Dask cluster of 2 workers; "
+    r"dashboard: http://127\.0\.0\.1:\d+/status\n"
+)
+
+
+@pytest.fixture
+def cluster_env(env) -> dict[str, str]:
+    """Work, decimal conversion included, on a shared 2-worker LocalCluster."""
+    env["DASK_COMPUTE__EXECUTION"] = "cluster"
+    env["DASK_COMPUTE__DECIMAL__IN_PROCESS_SECONDS"] = "0"
+    env["DASK_COMPUTE__CLUSTER__N_WORKERS"] = "2"
+    env["DASK_COMPUTE__CLUSTER__DASHBOARD_ADDRESS"] = "127.0.0.1:0"
+    return env
+
+
+def test_a_run_on_the_shared_cluster_prints_only_its_status_line(cluster_env, tmp_path):
+    path = tmp_path / "f.txt"
+    finished = run_cli(
+        [COMPUTE, "factorial", "200000", "--output", str(path)], cluster_env
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert STARTED.fullmatch(finished.stderr), finished.stderr
+    assert path.read_text() == f"{gmpy2.fac(200000)}\n"
+
+
+def test_ctrl_c_prints_one_line_exits_130_at_once_and_leaves_nothing(
+    cluster_env, tmp_path
+):
     folder = tmp_path / "results"
     folder.mkdir()
     path = folder / "big.txt"
     path.write_text("old\n")
     process = subprocess.Popen(
         [COMPUTE, "factorial", str(3 * 10**6), "--output", str(path)],
-        env=env,
+        env=cluster_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,
+        start_new_session=True,  # its own process group, as a terminal gives it
     )
-    deadline = time.monotonic() + 60
-    while not list(folder.glob(".big.txt.*.part")) and time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        time.sleep(0.01)
-    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C while it writes
-    _, stderr = process.communicate(timeout=60)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(folder.glob(".big.txt.*.part")):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no part file within 60 s"
+            time.sleep(0.01)
+        children = psutil.Process(process.pid).children(recursive=True)
+        assert children, "the conversion did not start a cluster"
+        interrupted = time.monotonic()
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C while it writes
+        _, stderr = process.communicate(timeout=30)
+        seconds = time.monotonic() - interrupted
+    finally:
+        kill_group(process)
     assert process.returncode == 130, stderr
-    assert "compute: interrupted" in stderr
+    assert STARTED.fullmatch(stderr.removesuffix("compute: interrupted\n")), stderr
+    assert stderr.endswith("compute: interrupted\n")
+    assert seconds < 2, f"exited {seconds:.2f} s after Ctrl-C"
+    assert [child for child in children if alive(child)] == []
     assert path.read_text() == "old\n"
     assert [p.name for p in folder.iterdir()] == ["big.txt"]
+
+
+def alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """Kill a process started in its own group, and everything in the group."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def test_print_into_a_closed_pipe_exits_quietly(env):
+    process = subprocess.Popen(
+        [COMPUTE, "factorial", "1000000", "--print"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        head = process.stdout.read(20)  # as `| head -c 20` does
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+        process.wait(timeout=120)
+    finally:
+        kill_group(process)
+    assert head == str(gmpy2.fac(1000000))[:20].encode()
+    assert process.returncode == 128 + signal.SIGPIPE
+    assert re.fullmatch(r"computed 1 factorial in [\d.]+ s on this process\n", stderr)
+
+
+def test_too_large_for_a_remote_clusters_workers_exits_2(env):
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        memory_limit="200MB",
+        dashboard_address="127.0.0.1:0",
+    ) as small:
+        finished = run_cli(
+            [COMPUTE, "factorial", "10000000", "--scheduler", small.scheduler_address],
+            env,
+        )
+    assert finished.returncode == 2, finished.stderr
+    connected = f"compute: connected to the Dask scheduler at {small.scheduler_address}"
+    assert finished.stderr.startswith(connected)
+    assert "\nusage: compute factorial [-h]" in finished.stderr
+    assert (
+        f"error: n = 10000000 is too large: its factorial has about 27.3 MB and "
+        f"needs about 218 MB to compute, but the cluster at "
+        f"{small.scheduler_address} offers 160 MB per worker"
+    ) in finished.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "DASK_COMPUTE__IN_PROCESS_SECONDS",
+            "abc",
+            "Dask config compute.in-process-seconds = 'abc' is not valid: "
+            "expected a number of seconds >= 0",
+        ),
+        (
+            "DASK_COMPUTE__THREADS",
+            "-1",
+            "Dask config compute.threads = -1 is not valid: expected a whole "
+            "number >= 1, or null for the CPU count",
+        ),
+        (
+            "DASK_COMPUTE__EXECUTION",
+            "everywhere",
+            "Dask config compute.execution = 'everywhere' is not valid: expected "
+            "one of auto, cluster, in-process",
+        ),
+        (
+            "DASK_COMPUTE__CLUSTER__N_WORKERS",
+            "0",
+            "Dask config compute.cluster.n-workers = 0 is not valid",
+        ),
+    ],
+)
+def test_bad_config_values_exit_2_naming_key_value_and_expectation(
+    env, variable, value, message
+):
+    if variable.startswith("DASK_COMPUTE__CLUSTER__"):
+        env["DASK_COMPUTE__EXECUTION"] = "cluster"  # so that they are read
+    env[variable] = value
+    finished = run_cli([COMPUTE, "factorial", "300"], env)
+    assert finished.returncode == 2, finished.stderr
+    assert f"compute factorial: error: {message}" in finished.stderr
+    assert "Traceback" not in finished.stderr
+
+
+def test_certs_into_an_unwritable_place_exits_2_with_one_error_line(env):
+    finished = run_cli([sys.executable, "-m", "cluster", "certs", "/proc/nope"], env)
+    assert finished.returncode == 2
+    assert finished.stderr.startswith("usage: python -m cluster certs")
+    assert finished.stderr.splitlines()[-1] == (
+        "python -m cluster certs: error: [Errno 2] No such file or directory: "
+        "'/proc/nope'"
+    )
 
 
 def test_digits_answer_at_once_for_any_n(env):

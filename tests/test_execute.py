@@ -27,7 +27,9 @@ def test_an_unknown_execution_setting_is_refused():
     with (
         dask.config.set({"compute.execution": "gpu"}),
         pytest.raises(
-            ValueError, match=r"compute\.execution must be one of auto, cluster"
+            ValueError,
+            match=r"^Dask config compute\.execution = 'gpu' is not valid: expected "
+            r"one of auto, cluster, in-process$",
         ),
     ):
         choose_client(None, 0.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import gmpy2
@@ -74,3 +75,12 @@ def test_the_notebook_runs_top_to_bottom(executed):
     ]
     images = [o for c in cells for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(images) == 1
+
+
+def test_the_notebook_cites_only_what_the_repository_holds():
+    text = NOTEBOOK.read_text()
+    assert "../" not in text
+    for cited in re.findall(r"`((?:[\w.-]+/)+[\w.-]+\.\w+)`", text):
+        assert (NOTEBOOK.parent.parent / cited).exists() or (
+            NOTEBOOK.parent / cited
+        ).exists(), cited

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import re
 
 import dask.config
 import gmpy2
@@ -194,3 +195,53 @@ def test_a_written_file_has_the_usual_permissions(tmp_path):
     plain = tmp_path / "plain.txt"
     plain.write_text("5\n")
     assert path.stat().st_mode == plain.stat().st_mode
+
+
+@pytest.mark.parametrize(
+    ("call", "shown"),
+    [
+        (lambda: compute.to_decimal(5.5), "float 5.5"),
+        (lambda: compute.decimal_chunks("12"), "str '12'"),
+        (lambda: compute.digit_count("12"), "str '12'"),
+        (lambda: compute.digit_count(None), "NoneType None"),
+        (lambda: compute.write_result(5.0, "never-written.txt"), "float 5.0"),
+    ],
+)
+def test_helpers_refuse_non_integers_at_the_call(call, shown, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(
+        TypeError, match=re.escape(f"value must be an integer, got {shown}")
+    ):
+        call()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "format", "problem"),
+    [
+        (b"", "dec", "is empty; a dec result ends with a newline"),
+        (
+            b"12345",
+            "dec",
+            "is truncated: it does not end with a newline, as every dec result "
+            "written by write_result does",
+        ),
+        (b"12a45\n", "dec", "has b'a' at byte 2, where a dec digit belongs"),
+        (b"-\n", "dec", "has no digits"),
+        (b"ff0G\n", "hex", "has b'G' at byte 3, where a hex digit belongs"),
+        (b"\x00\x01\xff\n", "dec", "has b'\\x00' at byte 0, where a dec digit belongs"),
+    ],
+)
+def test_read_result_says_what_is_wrong_and_where(tmp_path, content, format, problem):
+    path = tmp_path / "result"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as raised:
+        compute.read_result(path, format=format)
+    assert str(raised.value) == f"{str(path)!r} (format {format}) {problem}"
+
+
+def test_a_bin_file_read_as_dec_names_the_first_bad_byte(tmp_path):
+    path = compute.write_result(gmpy2.fac(40), tmp_path / "40.bin", format="bin")
+    first = path.read_bytes()[:1]
+    with pytest.raises(ValueError, match=re.escape(f"has {first!r} at byte 0")):
+        compute.read_result(path, format="dec")

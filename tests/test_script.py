@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.expected import summary_line
+from tests.remote import run_watched
 
 SCRIPT = Path(__file__).parent.parent / "examples" / "seed_factorials.py"
 SEED_NS = [5310, 5263, 7854]
@@ -84,3 +85,62 @@ def test_forcing_the_cluster_through_dask_config(no_dask_config, tmp_path):
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout.strip() == "cluster started: True"
     assert finished.stderr == ""  # our status lines are INFO logs, off by default
+
+
+LARGE_WORK = """
+import gmpy2
+import compute
+
+if __name__ == "__main__":
+    value = compute.factorial(300_000)  # past in-process-seconds: the shared cluster
+    assert value == gmpy2.fac(300_000), "wrong result"
+    assert compute.to_decimal(value) == value.digits(10), "wrong digits"
+    print("exact")
+"""
+
+UNGUARDED = """
+import compute
+
+results = compute.factorial_many([5310, 5263, 7854])  # on the shared cluster
+print("not reached")
+"""
+
+
+def run_source(source: str, tmp_path: Path, env: dict[str, str], **settings: str):
+    """Run ``source`` as a script with these DASK_COMPUTE__ settings."""
+    script = tmp_path / "script.py"
+    script.write_text(source)
+    env = {**env, "PYTHONPATH": str(SCRIPT.parent.parent)}
+    env.update(
+        {f"DASK_COMPUTE__{key.upper()}": value for key, value in settings.items()}
+    )
+    return script, *run_watched(script, env)
+
+
+def test_large_work_on_the_shared_cluster_leaves_stderr_empty(no_dask_config, tmp_path):
+    _, finished, workers = run_source(
+        LARGE_WORK,
+        tmp_path,
+        no_dask_config,
+        in_process_seconds="0",
+        decimal__in_process_seconds="0",
+        cluster__dashboard_address="127.0.0.1:0",
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout == "exact\n"
+    assert len(workers) >= 2, "no LocalCluster was started"
+    assert finished.stderr == ""
+
+
+def test_a_script_without_a_main_guard_stops_with_one_line(no_dask_config, tmp_path):
+    script, finished, started = run_source(
+        UNGUARDED, tmp_path, no_dask_config, execution="cluster"
+    )
+    assert finished.returncode == 1
+    assert finished.stdout == ""
+    assert finished.stderr == (
+        f"compute: error: {script} starts Dask worker processes, which re-import "
+        'it: put the code that runs the work under `if __name__ == "__main__":` '
+        "(see the README)\n"
+    )
+    assert started == [], "worker processes were started"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import stat
 import subprocess
 import sys
@@ -35,18 +36,50 @@ def tls(tmp_path_factory):
 
 def test_certificate_files_and_permissions(tls):
     _, certs, _ = tls
-    assert stat.S_IMODE((certs / "key.pem").stat().st_mode) == 0o600
+    for private in ("key.pem", "dask.yaml"):
+        assert stat.S_IMODE((certs / private).stat().st_mode) == 0o600
     assert stat.S_IMODE(certs.stat().st_mode) == 0o700
     for public in ("ca.pem", "cert.pem"):
         assert (certs / public).read_text().startswith("-----BEGIN CERTIFICATE-----")
     config = yaml.safe_load((certs / "dask.yaml").read_text())["distributed"]["comm"]
     assert config["require-encryption"] is True
-    assert config["tls"]["ca-file"] == str(certs / "ca.pem")
+    # The material itself, not paths: the directory works wherever it is copied.
+    assert config["tls"]["ca-file"] == (certs / "ca.pem").read_text()
     for role in ("scheduler", "worker", "client"):
         assert config["tls"][role] == {
-            "cert": str(certs / "cert.pem"),
-            "key": str(certs / "key.pem"),
+            "cert": (certs / "cert.pem").read_text(),
+            "key": (certs / "key.pem").read_text(),
         }
+
+
+def public_key_bytes(pem_certificate: bytes) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    key = x509.load_pem_x509_certificate(pem_certificate).public_key()
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def test_the_ca_key_is_never_written_and_force_replaces_the_ca(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+
+    directory = create_certificates(tmp_path / "c")
+    ca_public = public_key_bytes((directory / "ca.pem").read_bytes())
+    private_keys = [
+        path.name for path in directory.iterdir() if b"PRIVATE KEY" in path.read_bytes()
+    ]
+    assert sorted(private_keys) == ["dask.yaml", "key.pem"]  # the member key only
+    member = serialization.load_pem_private_key(
+        (directory / "key.pem").read_bytes(), password=None
+    )
+    member_public = member.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    assert member_public != ca_public
+    create_certificates(directory, overwrite=True)
+    assert public_key_bytes((directory / "ca.pem").read_bytes()) != ca_public
 
 
 def test_existing_certificates_are_not_overwritten(tmp_path):
@@ -84,13 +117,28 @@ def refused(tmp_path, env: dict[str, str]) -> subprocess.CompletedProcess:
     return finished
 
 
+def test_a_copied_certificate_directory_works_at_another_path(tls, tmp_path):
+    _, certs, trusted_env = tls
+    copy = tmp_path / "elsewhere" / "tls"
+    shutil.copytree(certs, copy)
+    script = tmp_path / "user_script.py"
+    script.write_text(USER_SCRIPT)
+    finished, _ = run_watched(script, {**trusted_env, "DASK_CONFIG": str(copy)})
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip() == "exact 5"
+    assert finished.stderr == ""
+
+
 def test_a_client_without_certificates_is_refused(tls, tmp_path):
     remote, _, trusted_env = tls
     before = len(recorded_tasks(trusted_env))
     env = clean_env(tmp_path, DASK_SCHEDULER_ADDRESS=remote.address)
     finished = refused(tmp_path, env)
-    assert f"the scheduler at {remote.address} uses TLS" in finished.stderr
-    assert "python -m cluster certs" in finished.stderr
+    assert (
+        f"ValueError: the address {remote.address} asks for TLS, but no "
+        "distributed.comm.tls.ca-file is configured: set DASK_CONFIG to a "
+        "directory made by `python -m cluster certs DIR`"
+    ) in finished.stderr
     assert len(recorded_tasks(trusted_env)) == before
 
 
@@ -103,9 +151,10 @@ def test_a_client_with_another_cas_certificates_is_refused(tls, tmp_path):
     )
     finished = refused(tmp_path, env)
     assert (
-        f"could not connect to the Dask scheduler at {remote.address}"
-        in finished.stderr
-    )
+        f"could not connect to the Dask scheduler at {remote.address}: its TLS "
+        "certificate is not signed by this client's CA"
+    ) in finished.stderr
+    assert "within" not in finished.stderr  # no timeout is claimed
     assert len(recorded_tasks(trusted_env)) == before
 
 
@@ -115,5 +164,35 @@ def test_a_plain_tcp_client_is_refused(tls, tmp_path):
     plain = remote.address.replace("tls://", "tcp://")
     env = clean_env(tmp_path, DASK_SCHEDULER_ADDRESS=plain)
     finished = refused(tmp_path, env)
-    assert f"could not connect to the Dask scheduler at {plain}" in finished.stderr
+    assert (
+        f"could not connect to the Dask scheduler at {plain}: it closed the "
+        "connection at once: it probably requires TLS"
+    ) in finished.stderr
     assert len(recorded_tasks(trusted_env)) == before
+
+
+def test_a_plain_address_with_the_tls_config_is_refused_before_connecting(
+    tls, tmp_path
+):
+    remote, _, trusted_env = tls
+    plain = remote.address.replace("tls://", "tcp://")
+    finished = refused(tmp_path, {**trusted_env, "DASK_SCHEDULER_ADDRESS": plain})
+    assert (
+        f"ValueError: this client requires encryption "
+        f"(distributed.comm.require-encryption, as a `python -m cluster certs` "
+        f"config sets), so it will not connect to {plain}: address the scheduler "
+        f"as {remote.address}"
+    ) in finished.stderr
+
+
+def test_a_tls_address_of_a_plain_scheduler_says_so(tmp_path):
+    env = clean_env(tmp_path)
+    certs = create_certificates(tmp_path / "certs")
+    with remote_cluster(env, worker_hosts=()) as plain:
+        tls_address = plain.address.replace("tcp://", "tls://")
+        env = {**env, "DASK_CONFIG": str(certs), "DASK_SCHEDULER_ADDRESS": tls_address}
+        finished = refused(tmp_path, env)
+    assert (
+        f"could not connect to the Dask scheduler at {tls_address}: it does not "
+        f"speak TLS: address it as {plain.address}"
+    ) in finished.stderr
