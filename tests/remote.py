@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
-import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,12 +20,6 @@ import psutil
 DASK = str(Path(sys.executable).parent / "dask")
 RECORDER = str(Path(__file__).parent / "task_recorder.py")
 REPO = Path(__file__).parent.parent
-
-
-def free_port(host: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
 
 
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -52,6 +48,7 @@ class RemoteCluster:
 
 
 def _stop(processes: list[subprocess.Popen]) -> None:
+    """SIGINT each (its own group), then SIGKILL the group of any still running."""
     for process in processes:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
@@ -60,10 +57,14 @@ def _stop(processes: list[subprocess.Popen]) -> None:
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            for child in psutil.Process(process.pid).children(recursive=True):
-                child.kill()
-            process.kill()
-            process.wait(timeout=5)
+            kill_group(process)
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL the process group that ``process`` leads, and reap ``process``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
 
 
 def _wait_for_workers(address: str, count: int, env: dict[str, str]) -> None:
@@ -76,6 +77,19 @@ def _wait_for_workers(address: str, count: int, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-c", probe], env=env, check=True, timeout=90)
 
 
+def _scheduler_address(scheduler_file: Path, scheduler: subprocess.Popen) -> str:
+    """The address the scheduler bound (port chosen by the OS), from its file."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return json.loads(scheduler_file.read_text())["address"]
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            pass
+        assert scheduler.poll() is None, "the scheduler exited"
+        assert time.monotonic() < deadline, "no scheduler file within 60 s"
+        time.sleep(0.05)
+
+
 @contextmanager
 def remote_cluster(
     env: dict[str, str],
@@ -83,54 +97,63 @@ def remote_cluster(
     scheduler_host: str = "127.0.0.2",
     worker_hosts: tuple[str, ...] = ("127.0.0.3", "127.0.0.4"),
 ) -> Iterator[RemoteCluster]:
-    """Start ``dask scheduler`` and one ``dask worker`` per host; stop them after."""
-    port = free_port(scheduler_host)
-    address = f"{protocol}://{scheduler_host}:{port}"
-    processes = []
-    try:
-        processes.append(
-            subprocess.Popen(
-                [
-                    DASK,
-                    "scheduler",
-                    "--host",
-                    scheduler_host,
-                    "--port",
-                    str(port),
-                    "--protocol",
-                    protocol,
-                    "--dashboard-address",
-                    f"{scheduler_host}:0",
-                    "--preload",
-                    RECORDER,
-                ],
-                env=env,
-            )
-        )
-        for number, host in enumerate(worker_hosts):
+    """Start ``dask scheduler`` and one ``dask worker`` per host; stop them after.
+
+    The scheduler binds port 0, so the OS picks a free port as it binds, and
+    writes the address it got to a scheduler file.
+    """
+    processes: list[subprocess.Popen] = []
+    with tempfile.TemporaryDirectory() as folder:
+        scheduler_file = Path(folder) / "scheduler.json"
+        try:
             processes.append(
                 subprocess.Popen(
                     [
                         DASK,
-                        "worker",
-                        address,
+                        "scheduler",
                         "--host",
-                        host,
-                        "--nthreads",
-                        "1",
-                        "--nworkers",
-                        "1",
-                        "--no-dashboard",
-                        "--name",
-                        f"remote-{number}",
+                        scheduler_host,
+                        "--port",
+                        "0",
+                        "--protocol",
+                        protocol,
+                        "--scheduler-file",
+                        str(scheduler_file),
+                        "--dashboard-address",
+                        f"{scheduler_host}:0",
+                        "--preload",
+                        RECORDER,
                     ],
                     env=env,
+                    start_new_session=True,
                 )
             )
-        _wait_for_workers(address, len(worker_hosts), env)
-        yield RemoteCluster(address, list(worker_hosts), processes)
-    finally:
-        _stop(processes)
+            address = _scheduler_address(scheduler_file, processes[0])
+            for number, host in enumerate(worker_hosts):
+                processes.append(
+                    subprocess.Popen(
+                        [
+                            DASK,
+                            "worker",
+                            address,
+                            "--host",
+                            host,
+                            "--nthreads",
+                            "1",
+                            "--nworkers",
+                            "1",
+                            "--no-dashboard",
+                            "--name",
+                            f"remote-{number}",
+                        ],
+                        env=env,
+                        start_new_session=True,
+                    )
+                )
+            _wait_for_workers(address, len(worker_hosts), env)
+            yield RemoteCluster(address, list(worker_hosts), processes)
+        finally:
+            _stop(processes)
 
 
 def start_script(
@@ -171,18 +194,24 @@ def run_watched(
 
     Short-lived helpers that are not Python (``uname -p``, which distributed
     runs when a client registers) are not counted: only a worker would be.
+    Whatever happens, the script's process group is killed afterwards.
     """
-    process = start_script(script, env)
+    process = start_script(script, env, own_group=True)
     seen: dict[tuple[str, ...], list[str]] = {}
-    deadline = time.monotonic() + timeout
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            for command in _python_children(process.pid):
-                seen[tuple(command)] = command
-        except psutil.NoSuchProcess:
-            break
-        time.sleep(0.02)
-    stdout, stderr = process.communicate(timeout=max(1, deadline - time.monotonic()))
+    try:
+        deadline = time.monotonic() + timeout
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                for command in _python_children(process.pid):
+                    seen[tuple(command)] = command
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.02)
+        stdout, stderr = process.communicate(
+            timeout=max(1, deadline - time.monotonic())
+        )
+    finally:
+        kill_group(process)
     completed = subprocess.CompletedProcess(
         process.args, process.returncode, stdout, stderr
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pty
 import re
@@ -20,7 +19,7 @@ from distributed import LocalCluster
 from compute import read_result
 from compute.result_file import FORMATS
 from tests.expected import summary_line
-from tests.remote import clean_env
+from tests.remote import clean_env, kill_group
 
 COMPUTE = str(Path(sys.executable).parent / "compute")
 
@@ -70,6 +69,10 @@ def test_factorials_are_summarised_in_input_order(env, command):
         (["factorial", "5", "--digits", "--print"], "not allowed with argument"),
         (["factorial", "5", "--output", "x", "--format", "oct"], "invalid choice"),
         (["factorial", "5", "--output", "no/such/x"], "output path 'no/such/x'"),
+        (
+            ["factorial", "5", "--scheduler", "bogus"],
+            "missing port number in address 'bogus'",
+        ),
     ],
 )
 def test_bad_arguments_get_a_usage_message_and_exit_2(env, args, message):
@@ -283,13 +286,6 @@ def alive(process: psutil.Process) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
-
-
-def kill_group(process: subprocess.Popen) -> None:
-    """Kill a process started in its own group, and everything in the group."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
 
 
 def test_print_into_a_closed_pipe_exits_quietly(env):

@@ -18,7 +18,7 @@ from distributed import Client, LocalCluster
 
 import cluster
 import compute
-from tests.remote import clean_env, remote_cluster, start_script
+from tests.remote import clean_env, kill_group, remote_cluster, start_script
 
 
 def wait_until(condition, timeout: float, interval: float = 0.05) -> float:
@@ -156,13 +156,18 @@ def test_ctrl_c_exits_promptly_and_leaves_no_process(tmp_path, execution):
     )
     process = start_script_in_group(tmp_path, LONG_SCRIPT, env)
     group = os.getpgid(process.pid)
-    time.sleep(3)  # well inside the work
-    if execution == "cluster":
-        assert len(group_members(group)) >= 3  # the script and its workers
-    interrupted_at = time.monotonic()
-    os.killpg(group, signal.SIGINT)  # what Ctrl-C does to the foreground group
-    stdout, stderr = process.communicate(timeout=30)
-    exit_seconds = time.monotonic() - interrupted_at
+    try:
+        if execution == "cluster":  # the script and its two workers are up
+            wait_until(lambda: len(group_members(group)) >= 3, timeout=60)
+        # Well inside the work: a second of computing done.
+        script = psutil.Process(process.pid)
+        wait_until(lambda: sum(script.cpu_times()[:2]) > 1, timeout=60)
+        interrupted_at = time.monotonic()
+        os.killpg(group, signal.SIGINT)  # what Ctrl-C does to the foreground group
+        stdout, stderr = process.communicate(timeout=30)
+        exit_seconds = time.monotonic() - interrupted_at
+    finally:
+        kill_group(process)
     print(f"{execution}: exited {exit_seconds:.2f} s after SIGINT")
     assert process.returncode != 0
     assert "finished" not in stdout
@@ -180,7 +185,10 @@ def test_a_normal_exit_leaves_no_process(tmp_path):
     source = LONG_SCRIPT.replace("[4 * 10**7, 3 * 10**7 + 1]", "[5310, 5263, 7854]")
     process = start_script_in_group(tmp_path, source, env)
     group = os.getpgid(process.pid)
-    stdout, stderr = process.communicate(timeout=60)
+    try:
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        kill_group(process)
     assert process.returncode == 0, stderr
     assert stdout.strip() == "finished"
     wait_until(lambda: not group_members(group), timeout=10)
@@ -199,17 +207,38 @@ def scheduler_task_count(address: str) -> int:
         return probe.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
 
 
+STAYS_CONNECTED = """
+import time
+import compute
+
+if __name__ == "__main__":
+    print("started", flush=True)
+    try:
+        compute.factorial_many([4 * 10**7, 3 * 10**7 + 1])
+    except KeyboardInterrupt:
+        # Still connected, and the traceback keeps the call's futures alive:
+        # only a cancel can release the work now.
+        print("interrupted", flush=True)
+        time.sleep(60)
+"""
+
+
 def test_ctrl_c_cancels_the_work_on_a_remote_cluster(remote, tmp_path):
     running, env = remote
     process = start_script_in_group(
-        tmp_path, LONG_SCRIPT, {**env, "DASK_SCHEDULER_ADDRESS": running.address}
+        tmp_path, STAYS_CONNECTED, {**env, "DASK_SCHEDULER_ADDRESS": running.address}
     )
-    wait_until(lambda: scheduler_task_count(running.address) > 0, timeout=30)
-    os.killpg(os.getpgid(process.pid), signal.SIGINT)
-    process.communicate(timeout=30)
-    assert process.returncode != 0
-    seconds = wait_until(lambda: scheduler_task_count(running.address) == 0, timeout=15)
-    print(f"remote tasks released {seconds:.2f} s after the script exited")
+    try:
+        wait_until(lambda: scheduler_task_count(running.address) > 0, timeout=30)
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.stdout.readline().strip() == "interrupted"
+        seconds = wait_until(
+            lambda: scheduler_task_count(running.address) == 0, timeout=15
+        )
+        assert process.poll() is None, "the script left: its exit, not a cancel"
+    finally:
+        kill_group(process)
+    print(f"remote tasks released {seconds:.2f} s after Ctrl-C, script connected")
 
 
 def test_a_scheduler_dying_mid_job_gives_a_clear_error(tmp_path):
@@ -218,11 +247,14 @@ def test_a_scheduler_dying_mid_job_gives_a_clear_error(tmp_path):
         process = start_script_in_group(
             tmp_path, LONG_SCRIPT, {**env, "DASK_SCHEDULER_ADDRESS": running.address}
         )
-        time.sleep(2)
-        running.processes[0].kill()  # the scheduler
-        killed_at = time.monotonic()
-        _, stderr = process.communicate(timeout=60)
-        seconds = time.monotonic() - killed_at
+        try:
+            wait_until(lambda: scheduler_task_count(running.address) > 0, timeout=30)
+            running.processes[0].kill()  # the scheduler
+            killed_at = time.monotonic()
+            _, stderr = process.communicate(timeout=60)
+            seconds = time.monotonic() - killed_at
+        finally:
+            kill_group(process)
     print(f"script failed {seconds:.2f} s after the scheduler died")
     assert process.returncode == 1
     assert f"ConnectionError: lost the Dask scheduler at {running.address}" in stderr
@@ -243,15 +275,41 @@ def test_a_large_n_that_fits_runs_without_pausing_or_killing_workers(graphs_subm
         n = 2 * 10**7  # 57 MB result, within 1.5 GiB * 0.8 / 8
         assert compute.factorial(n, client=client) == gmpy2.fac(n)
         assert worker_pids(client) == pids  # nobody was killed and restarted
-        statuses = [
-            event.get("status")
-            for _, event in client.get_events("all")
-            if isinstance(event, dict) and event.get("action") == "worker-status-change"
-        ]
+        statuses = worker_statuses(client)
+        assert "running" in statuses  # the reader sees this cluster's changes
         assert "paused" not in statuses
         # Five times larger no longer fits those workers: refused before submission.
         with pytest.raises(ValueError, match=r"offers 1\.29 GB per worker"):
             compute.factorial(10**8, client=client)
+
+
+def worker_statuses(client: Client) -> list[str]:
+    """Every status a worker changed to; distributed logs them under its address."""
+    return [
+        event["status"]
+        for events in client.get_events().values()
+        for _, event in events
+        if isinstance(event, dict) and event.get("action") == "worker-status-change"
+    ]
+
+
+def test_the_status_reader_sees_a_forced_pause():
+    # The check above can fail: a worker made to pause at once is seen paused.
+    forced = {
+        "distributed.worker.memory.pause": 0.01,
+        "distributed.worker.memory.monitor-interval": "20ms",
+    }
+    with (
+        dask.config.set(forced),
+        LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            memory_limit="1GiB",
+            dashboard_address="127.0.0.1:0",
+        ) as local,
+        Client(local, set_as_default=False) as client,
+    ):
+        wait_until(lambda: "paused" in worker_statuses(client), timeout=30)
 
 
 def test_threads_sharing_one_client_each_get_their_own_results(client):
@@ -307,17 +365,25 @@ def test_two_scripts_on_one_scheduler_keep_their_own_results(remote, tmp_path):
             env=env,
             stdout=subprocess.PIPE,
             text=True,
+            start_new_session=True,
         )
         for args in arguments
     ]
-    for process, args in zip(processes, arguments, strict=True):
-        stdout, _ = process.communicate(timeout=120)
+    try:
+        outputs = [process.communicate(timeout=120)[0] for process in processes]
+    finally:
+        for process in processes:
+            kill_group(process)
+    for process, args, stdout in zip(processes, arguments, outputs, strict=True):
         assert process.returncode == 0
         assert stdout.strip() == f"exact {[int(a) for a in args]}"
 
 
 def test_soak_many_batches_on_one_cluster(client):
     """About 45 s of mixed batches: every result exact, client memory bounded.
+
+    It asserts exactness and memory, not throughput: how many batches fit in
+    45 s depends on the machine, and is printed, not checked.
 
     Batches are small enough that checking them against gmpy2.fac here costs
     less than computing them; a large n comes every tenth batch. Client memory
@@ -352,5 +418,5 @@ def test_soak_many_batches_on_one_cluster(client):
     print(
         f"soak: {batches} batches, client RSS peak +{growth:.0f} MiB over warm baseline"
     )
-    assert batches > 200
+    assert batches > 10  # the loop ran past its warm-up
     assert growth < 150

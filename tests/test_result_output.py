@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import decimal
 import re
+import subprocess
+import sys
 
 import dask.config
 import gmpy2
@@ -14,6 +16,7 @@ import compute
 from compute.decimal_conversion import plan_decimal
 from compute.output import leading_digits
 from compute.result_file import FORMATS, atomic_file
+from tests.remote import clean_env
 
 
 def around_powers_of_ten(exponents) -> list[mpz]:
@@ -116,11 +119,46 @@ def test_a_large_value_is_converted_in_parallel_parts(client):
     assert "".join(chunks) == value.digits(10)
 
 
-def test_small_values_convert_in_process_without_a_cluster(graphs_submitted):
-    before = graphs_submitted()
-    value = -gmpy2.fac(20_000)
-    assert compute.to_decimal(value) == str(value)
-    assert graphs_submitted() == before
+ROUTING = """
+import sys
+import gmpy2
+import compute
+
+if __name__ == "__main__":
+    value = -gmpy2.fac(int(sys.argv[1]))
+    assert compute.to_decimal(value) == value.digits(10), "wrong digits"
+    print("distributed imported:", "distributed" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    ("n", "cluster_expected"),
+    [(20_000, False), (1_000_000, True)],
+    ids=["small-here", "large-on-a-cluster"],
+)
+def test_decimal_conversions_are_routed_by_their_estimated_cost(
+    tmp_path, n, cluster_expected
+):
+    # Its own process: the suite's shared cluster cannot hide or fake a use.
+    # 10**6! (5.6 M digits) is estimated above 0.5 s, 20000! far below.
+    script = tmp_path / "routing.py"
+    script.write_text(ROUTING)
+    env = clean_env(
+        tmp_path,
+        DASK_COMPUTE__DECIMAL__IN_PROCESS_SECONDS="0.5",
+        DASK_COMPUTE__CLUSTER__DASHBOARD_ADDRESS="127.0.0.1:0",
+    )
+    process = subprocess.run(
+        [sys.executable, str(script), str(n)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert process.returncode == 0, process.stderr
+    assert process.stdout == f"distributed imported: {cluster_expected}\n"
+    assert process.stderr == ""
 
 
 def encoded(value: mpz, format: str) -> bytes:
