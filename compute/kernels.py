@@ -184,15 +184,46 @@ def prime_power_product(primes: np.ndarray, exponents: np.ndarray) -> mpz:
     return result
 
 
-@releasing_gil
-def factorial_piece(n: int, piece: int, pieces: int, blocks_per_piece: int) -> mpz:
-    """One of ``pieces`` factors whose product is the odd part of ``n!``.
+def piece_primes(n: int, piece: int, pieces: int, blocks_per_piece: int) -> np.ndarray:
+    """The odd primes ``p <= n`` that piece ``piece`` of ``pieces`` takes.
 
     The small odd primes (those carrying most of the weight per prime) are
     dealt out one by one; the range above is cut into blocks of
     ``n / (pieces * blocks_per_piece)`` integers dealt out round-robin. Each
     piece thus holds a similar mix of primes, costs about the same, and sieves
-    only its own blocks.
+    only its own blocks. Together the pieces take every odd prime once.
+    """
+    block_size = max(1, -(-n // (pieces * blocks_per_piece)))
+    # A block [a, a + block_size) holds prime weight (sum of e_p * log p) of
+    # about n * log(1 + block_size / a): blocks just above sqrt(n) would dwarf
+    # the rest. Below this limit primes are dealt one by one instead.
+    dealt_limit = min(n, max(math.isqrt(n), 4 * pieces * block_size))
+    small = _small_primes(dealt_limit)[1:]  # 2 becomes a shift
+    chosen = [small[_dealt(len(small), piece, pieces)]]
+    blocks = -(-(n - dealt_limit) // block_size)
+    for block in _dealt(blocks, piece, pieces).tolist():
+        lo = dealt_limit + 1 + block * block_size
+        chosen.append(primes_in_range(lo, min(n + 1, lo + block_size)))
+    return np.concatenate(chosen)
+
+
+def _dealt(count: int, piece: int, pieces: int) -> np.ndarray:
+    """Indices ``0..count-1`` that ``piece`` gets, dealt in snake order.
+
+    Weights fall with the index (primes, then blocks, further up), so plain
+    round-robin gives piece 0 the heaviest of every round; dealing
+    0..k-1, k-1..0, ... evens that out (4 pieces at n = 1e6: bits of the
+    heaviest over the lightest 1.18 round-robin, 1.09 snake).
+    """
+    index = np.arange(count)
+    rounds, position = np.divmod(index, pieces)
+    owner = np.where(rounds % 2 == 0, position, pieces - 1 - position)
+    return index[owner == piece]
+
+
+@releasing_gil
+def factorial_piece(n: int, piece: int, pieces: int, blocks_per_piece: int) -> mpz:
+    """One of ``pieces`` factors whose product is the odd part of ``n!``.
 
     Parameters
     ----------
@@ -208,19 +239,10 @@ def factorial_piece(n: int, piece: int, pieces: int, blocks_per_piece: int) -> m
     Returns
     -------
     gmpy2.mpz
-        The product of ``p**e_p`` over this piece's odd primes.
+        The product of ``p**e_p`` over this piece's odd primes
+        (:func:`piece_primes`).
     """
-    block_size = max(1, -(-n // (pieces * blocks_per_piece)))
-    # A block [a, a + block_size) holds prime weight (sum of e_p * log p) of
-    # about n * log(1 + block_size / a): blocks just above sqrt(n) would dwarf
-    # the rest. Below this limit primes are dealt one by one instead.
-    dealt_limit = min(n, max(math.isqrt(n), 4 * pieces * block_size))
-    chosen = [_small_primes(dealt_limit)[1:][piece::pieces]]  # 2 becomes a shift
-    blocks = -(-(n - dealt_limit) // block_size)
-    for block in range(piece, blocks, pieces):
-        lo = dealt_limit + 1 + block * block_size
-        chosen.append(primes_in_range(lo, min(n + 1, lo + block_size)))
-    primes = np.concatenate(chosen)
+    primes = piece_primes(n, piece, pieces, blocks_per_piece)
     return prime_power_product(primes, legendre_exponents(primes, n))
 
 

@@ -76,7 +76,7 @@ def test_a_small_batch_is_one_walk():
 def test_a_large_batch_is_cut_into_enough_walks_for_the_threads():
     ns = sorted(random.Random(1).sample(range(10**4, 10**5), 1000))
     walks = plan_batch(ns, threads=2)
-    assert len(walks) >= 2 * dask.config.get("compute.tasks-per-thread") // 2
+    assert len(walks) >= 2 * dask.config.get("compute.tasks-per-thread")
     assert all_targets(walks) == ns
 
 

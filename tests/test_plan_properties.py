@@ -1,0 +1,68 @@
+"""Properties of planning and graph building up to n = 1e9, computing nothing big."""
+
+from __future__ import annotations
+
+import gmpy2
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import compute
+from compute.graph import batch_graph
+from compute.kernels import _small_primes, legendre_exponents, piece_primes
+from compute.plan import plan_batch, split_for
+from tests.test_plan import smallest_split_n
+
+batches = st.lists(st.integers(0, 10**9), min_size=1, max_size=40).map(
+    lambda ns: sorted(set(ns))
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(batches, st.integers(1, 8))
+def test_every_n_is_planned_once_and_found_in_the_graph(ns, threads):
+    walks = plan_batch(ns, threads)
+    planned = [n for walk in walks for n in walk.targets]
+    assert planned == ns
+    outputs, located = batch_graph(walks)
+    assert sorted(located) == ns
+    assert all(0 <= spot.output < len(outputs) for spot in located.values())
+    keys = [str(key) for output in outputs for key in output.__dask_graph__()]
+    for walk in walks:
+        assert walk.split == split_for(walk.start, threads)
+        if walk.split is not None:
+            prefix = f"prime-power-product-{walk.start}-"
+            pieces = {key for key in keys if key.startswith(prefix)}
+            assert len(pieces) == walk.split.pieces
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 3 * 10**6), st.integers(1, 16), st.sampled_from([1, 8, 32]))
+def test_the_pieces_take_every_odd_prime_exactly_once(n, pieces, blocks):
+    taken = np.concatenate(
+        [piece_primes(n, piece, pieces, blocks) for piece in range(pieces)]
+    )
+    assert np.array_equal(np.sort(taken), _small_primes(n)[1:])
+
+
+def bits_per_piece(n: int, pieces: int) -> list[float]:
+    weights = []
+    for piece in range(pieces):
+        primes = piece_primes(n, piece, pieces, 32)
+        exponents = legendre_exponents(primes, n)
+        weights.append(float((exponents * np.log2(primes.astype(float))).sum()))
+    return weights
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(10**5, 3 * 10**6), st.sampled_from([2, 3, 4]))
+def test_the_pieces_planned_for_a_few_threads_are_balanced(n, pieces):
+    weights = bits_per_piece(n, pieces)
+    assert max(weights) / min(weights) < 1.15, weights
+
+
+def test_one_n_on_each_side_of_the_split_threshold_is_exact():
+    first = smallest_split_n()
+    assert split_for(first - 1, 2) is None and split_for(first, 2) is not None
+    for n in (first - 1, first):
+        assert compute.factorial(n, client=None) == gmpy2.fac(n)
