@@ -37,7 +37,8 @@ demo: $(STAMP)
 test: lint browser $(STAMP)
 	$(BIN)/python -m pytest
 
-## bench: ours against the anchors; writes benchmarks/results/ (about 17 minutes)
+## bench: ours against the anchors, interleaved; writes benchmarks/results/ (~25 min)
+## (BENCH_QUICK=1 make bench: a short smoke run into benchmarks/results/quick/)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.run

@@ -1,75 +1,141 @@
-"""Timing and memory measurement: medians of runs, peak RSS of a process tree."""
+"""Measurement: ours and an anchor in turn, ratios pair by pair; kernel peaks.
+
+A noisy machine drifts: timing ours in one block and the anchor in another
+measures the drift too. Here they alternate (A, B, A, B, ...) and each
+ratio is taken within one pair; the median of those ratios is reported.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import json
+import os
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-
-import psutil
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
-class Timing:
-    """Wall times of several runs of one thing."""
+class Pair:
+    """Interleaved runs of ours and an anchor, and their last results."""
 
-    runs: list[float]
+    ours: list[float] = field(default_factory=list)
+    anchor: list[float] = field(default_factory=list)
+    ours_result: Any = None
+    anchor_result: Any = None
 
     @property
-    def median(self) -> float:
-        return statistics.median(self.runs)
+    def ratios(self) -> list[float]:
+        return [a / b for a, b in zip(self.ours, self.anchor, strict=True)]
+
+    @property
+    def ratio(self) -> float:
+        """Median of the pairwise ratios ours / anchor."""
+        return statistics.median(self.ratios)
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "ours_median_s": statistics.median(self.ours),
+            "anchor_median_s": statistics.median(self.anchor),
+            "ratio_median": self.ratio,
+            "ours_runs_s": self.ours,
+            "anchor_runs_s": self.anchor,
+            "ratios": self.ratios,
+        }
 
 
-def time_runs(function: Callable[[], object], runs: int) -> Timing:
-    """Call ``function`` ``runs`` times; the result is dropped before the next."""
-    seconds = []
+def _timed(function: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = function()
+    return time.perf_counter() - start, result
+
+
+def interleaved(
+    ours: Callable[[], Any],
+    anchor: Callable[[], Any],
+    runs: int,
+    same: Callable[[Any, Any], bool] = lambda a, b: a == b,
+) -> Pair:
+    """Run ``ours`` and ``anchor`` in turn ``runs`` times each; check results.
+
+    Raises
+    ------
+    AssertionError
+        If the last results differ by ``same``: a bench of a wrong answer
+        measures nothing.
+    """
+    pair = Pair()
     for _ in range(runs):
-        start = time.perf_counter()
-        result = function()
-        seconds.append(time.perf_counter() - start)
-        del result
-    return Timing(seconds)
+        seconds, pair.ours_result = _timed(ours)
+        pair.ours.append(seconds)
+        seconds, pair.anchor_result = _timed(anchor)
+        pair.anchor.append(seconds)
+    if not same(pair.ours_result, pair.anchor_result):
+        raise AssertionError("ours and the anchor gave different results")
+    return pair
 
 
-def time_script(source: str, runs: int, env: dict[str, str] | None = None) -> Timing:
-    """Wall time of ``python -c source`` from start to exit, output discarded."""
-    seconds = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-c", source],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            timeout=300,
-            env=env,
-        )
-        seconds.append(time.perf_counter() - start)
-    return Timing(seconds)
+def clean_environment(empty_config: str) -> dict[str, str]:
+    """This environment without DASK_* and with DASK_CONFIG at an empty folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
+    env.pop("MALLOC_TRIM_THRESHOLD_", None)  # set by nannies in their parent
+    env["DASK_CONFIG"] = empty_config
+    return env
 
 
-def peak_tree_rss(source: str, env: dict[str, str] | None = None) -> tuple[int, float]:
-    """Peak summed RSS (bytes) of ``python -c source`` and all its descendants.
+def run_script(source: str, env: dict[str, str]) -> str:
+    """``python -c source`` to its exit; its standard output."""
+    finished = subprocess.run(
+        [sys.executable, "-c", source],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+    return finished.stdout
 
-    Sampled every 5 ms; returns the peak and the wall time.
+
+def script_pair(
+    ours: str, anchor: str, runs: int, env: dict[str, str], same: Callable
+) -> Pair:
+    """Whole scripts, interleaved; their outputs compared by ``same``."""
+    return interleaved(
+        lambda: run_script(ours, env), lambda: run_script(anchor, env), runs, same
+    )
+
+
+# Appended to a memory probe: the peak RSS (VmHWM, the kernel's own high-water
+# mark) of this process and of every worker of a cluster it used, as JSON.
+PEAKS_PROBE = """
+import json, sys
+
+def _vmhwm():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+
+_peaks = {"caller": _vmhwm(), "workers": []}
+if "distributed" in sys.modules:
+    from cluster import shared
+    if shared._shared is not None:
+        _peaks["workers"] = list(shared._shared.run(_vmhwm).values())
+print("PEAKS " + json.dumps(_peaks))
+"""
+
+
+def peaks(source: str, env: dict[str, str]) -> tuple[dict[str, Any], float]:
+    """Kernel-accounted peak RSS of a script and its workers, and its wall time.
+
+    ``source`` must put its work under ``if __name__ == "__main__":`` and end
+    inside it, so that the probe runs after the work, in the same process.
     """
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-c", source], env=env)
-    root = psutil.Process(process.pid)
-    peak = 0
-    while process.poll() is None:
-        total = 0
-        try:
-            for member in [root, *root.children(recursive=True)]:
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    total += member.memory_info().rss
-        except psutil.NoSuchProcess:
-            break
-        peak = max(peak, total)
-        time.sleep(0.005)
-    if process.wait(timeout=600) != 0:
-        raise RuntimeError(f"memory probe failed with exit code {process.returncode}")
-    return peak, time.perf_counter() - start
+    output = run_script(source + PEAKS_PROBE, env)
+    seconds = time.perf_counter() - start
+    line = next(line for line in output.splitlines() if line.startswith("PEAKS "))
+    return json.loads(line.removeprefix("PEAKS ")), seconds

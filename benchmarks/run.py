@@ -1,18 +1,34 @@
-"""``make bench``: ours against the anchors in one run, as ratios of medians.
+"""``make bench``: ours against the anchors in one run, as ratios pair by pair.
 
-Writes ``benchmarks/results/latest.json`` and two PNG plots beside it, and
-prints a table of ratios with each target of the performance issue. Set
-``BENCH_QUICK=1`` for a short smoke run (fewer sizes and runs).
+Ours and each anchor run in turn (A, B, A, B, ...); each ratio is taken
+within a pair and the median is reported, so a machine that slows down in
+the middle of the run cannot flatter either side. Every timed path's last
+result is checked equal to its anchor's. The run starts from a clean Dask
+config (no ``DASK_*`` variables, ``DASK_CONFIG`` at an empty folder).
+
+Writes ``benchmarks/results/latest.json`` and PNG plots beside it; with
+``BENCH_QUICK=1`` (fewer sizes and runs) it writes to
+``benchmarks/results/quick/`` instead, leaving the real results alone.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+
+# Before dask is imported: it reads its config at import.
+if os.environ.get("COMPUTE_BENCH_CLEAN") != "1":
+    from benchmarks.measure import clean_environment
+
+    _env = clean_environment(tempfile.mkdtemp(prefix="bench-empty-dask-config-"))
+    _env["COMPUTE_BENCH_CLEAN"] = "1"
+    os.execve(sys.executable, [sys.executable, "-m", "benchmarks.run"], _env)
+
 import datetime
 import json
-import os
 import platform
 import random
-import sys
 from importlib.metadata import version
 from pathlib import Path
 
@@ -22,13 +38,13 @@ from distributed import Client, LocalCluster
 
 import compute
 from benchmarks import anchors
-from benchmarks.measure import Timing, peak_tree_rss, time_runs, time_script
+from benchmarks.measure import interleaved, peaks, script_pair
 from benchmarks.plots import plot_decimal, plot_speedup, plot_times
 from benchmarks.scaling import scaling_table
 from compute.cost import factorial_bytes
 
-RESULTS = Path(__file__).parent / "results"
 QUICK = os.environ.get("BENCH_QUICK") == "1"
+RESULTS = Path(__file__).parent / "results" / ("quick" if QUICK else "")
 RUNS = 1 if QUICK else 3
 SINGLE_NS = (
     (10**5, 10**6, 10**7) if QUICK else (10**5, 10**6, 10**7, 2 * 10**7, 5 * 10**7)
@@ -38,6 +54,7 @@ MATH_MAX_N = 10**6  # math.factorial(10**6) takes ~13 s; 10**7 would take hours
 SEED_NS = [5310, 5263, 7854]
 MEMORY_N = 10**7 if QUICK else 5 * 10**7
 DECIMAL_NS = (10**6,) if QUICK else (10**6, 10**7)
+ENV = dict(os.environ)  # clean, see above
 
 
 def in_process(function):
@@ -50,52 +67,49 @@ def in_process(function):
     return run
 
 
-def summary(timing: Timing) -> dict[str, object]:
-    return {"median_s": timing.median, "runs_s": timing.runs}
+def as_mpz(value: object) -> gmpy2.mpz:
+    return gmpy2.mpz(int(value))
 
 
 def single_n(client: Client) -> list[dict[str, object]]:
     rows = []
     for n in SINGLE_NS:
+        fac = lambda n=n: anchors.gmpy2_fac(n)  # noqa: E731
         row: dict[str, object] = {"n": n}
-        row["ours"] = summary(time_runs(lambda n=n: compute.factorial(n), RUNS))
+        row["ours"] = interleaved(lambda n=n: compute.factorial(n), fac, RUNS).summary()
         if n <= CLUSTER_MAX_N:
-            row["ours_cluster"] = summary(
-                time_runs(lambda n=n: compute.factorial(n, client=client), RUNS)
-            )
-        row["gmpy2_fac"] = summary(time_runs(lambda n=n: anchors.gmpy2_fac(n), RUNS))
-        row["flint_threads2"] = summary(
-            time_runs(lambda n=n: anchors.flint_fac_threaded(n), RUNS)
-        )
+            row["ours_cluster"] = interleaved(
+                lambda n=n: compute.factorial(n, client=client), fac, RUNS
+            ).summary()
+        row["flint_threads2"] = interleaved(
+            lambda n=n: anchors.flint_fac_threaded(n),
+            fac,
+            RUNS,
+            same=lambda a, b: as_mpz(a) == b,
+        ).summary()
         if n <= MATH_MAX_N:
-            runs = 1 if n == MATH_MAX_N else RUNS
-            row["math_factorial"] = summary(
-                time_runs(lambda n=n: anchors.math_factorial(n), runs)
-            )
-        assert compute.factorial(n) == gmpy2.fac(n)
+            row["math_factorial"] = interleaved(
+                lambda n=n: anchors.math_factorial(n),
+                fac,
+                1 if n == MATH_MAX_N else RUNS,
+            ).summary()
         rows.append(row)
-        print(
-            f"  n={n:.0e}: ours/gmpy2.fac = "
-            f"{row['ours']['median_s'] / row['gmpy2_fac']['median_s']:.2f}",
-            flush=True,
-        )
+        print(f"  n={n:.0e}: ours/gmpy2.fac = {row['ours']['ratio_median']:.2f}")
     return rows
 
 
 def batch(client: Client) -> dict[str, object]:
     ns = random.Random(2026).sample(range(10**4, 10**5 + 1), 1000)
-    expected = [gmpy2.fac(n) for n in ns]
-    assert compute.factorial_many(ns) == expected
+    pool = lambda: anchors.pool_map(ns)  # noqa: E731
     return {
         "ns": "1000 distinct n from [1e4, 1e5]",
-        "ours": summary(time_runs(lambda: compute.factorial_many(ns), RUNS)),
-        "ours_cluster": summary(
-            time_runs(lambda: compute.factorial_many(ns, client=client), RUNS)
-        ),
-        "pool2_map_gmpy2_fac": summary(time_runs(lambda: anchors.pool_map(ns), RUNS)),
-        "serial_gmpy2_fac": summary(
-            time_runs(lambda: [gmpy2.fac(n) for n in ns], RUNS)
-        ),
+        "ours": interleaved(lambda: compute.factorial_many(ns), pool, RUNS).summary(),
+        "ours_cluster": interleaved(
+            lambda: compute.factorial_many(ns, client=client), pool, RUNS
+        ).summary(),
+        "serial_gmpy2_fac": interleaved(
+            lambda: [gmpy2.fac(n) for n in ns], pool, RUNS
+        ).summary(),
     }
 
 
@@ -103,16 +117,14 @@ def seed_warm(client: Client) -> dict[str, object]:
     calls = 10 if QUICK else 30
     compute.factorial_many(SEED_NS, client=client)
     compute.factorial_many(SEED_NS)
+    loop = lambda: [gmpy2.fac(n) for n in SEED_NS]  # noqa: E731
     return {
-        "ours_cluster_warm_client": summary(
-            time_runs(lambda: compute.factorial_many(SEED_NS, client=client), calls)
-        ),
-        "ours_in_process_warm": summary(
-            time_runs(lambda: compute.factorial_many(SEED_NS), calls)
-        ),
-        "gmpy2_fac_loop": summary(
-            time_runs(lambda: [gmpy2.fac(n) for n in SEED_NS], calls)
-        ),
+        "ours_cluster_warm_client": interleaved(
+            lambda: compute.factorial_many(SEED_NS, client=client), loop, calls
+        ).summary(),
+        "ours_in_process_warm": interleaved(
+            lambda: compute.factorial_many(SEED_NS), loop, calls
+        ).summary(),
     }
 
 
@@ -121,51 +133,59 @@ def decimal(client: Client) -> list[dict[str, object]]:
     rows = []
     for n in DECIMAL_NS:
         value = gmpy2.fac(n)
-        assert compute.to_decimal(value, client=client) == value.digits(10)
+        pair = interleaved(
+            lambda v=value: compute.to_decimal(v, client=client),
+            lambda v=value: v.digits(10),
+            RUNS,
+        )
         rows.append(
             {
                 "n": n,
                 "digits": compute.digit_count(value),
-                "ours_cluster": summary(
-                    time_runs(
-                        lambda v=value: compute.to_decimal(v, client=client), RUNS
-                    )
-                ),
-                "gmpy2_digits": summary(time_runs(lambda v=value: v.digits(10), RUNS)),
+                "ours_cluster": pair.summary(),
             }
         )
-        r = ratio(rows[-1]["ours_cluster"], rows[-1]["gmpy2_digits"])
-        print(f"  n={n:.0e}: ours/digits(10) = {r:.2f}", flush=True)
+        print(f"  n={n:.0e}: ours/digits(10) = {pair.ratio:.2f}", flush=True)
     return rows
+
+
+def factorial_lines(output: str) -> list[str]:
+    return sorted(line for line in output.splitlines() if line.startswith("Factorial"))
 
 
 def cold_scripts() -> dict[str, object]:
     runs = 3 if QUICK else 5
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
-    return {
-        "ours": summary(time_script(anchors.OUR_SEED_SCRIPT, runs, env)),
-        "seed_pool_script": summary(time_script(anchors.SEED_POOL_SCRIPT, runs, env)),
-    }
+    pair = script_pair(
+        anchors.OUR_SEED_SCRIPT,
+        anchors.SEED_POOL_SCRIPT,
+        runs,
+        ENV,
+        same=lambda a, b: factorial_lines(a) == factorial_lines(b),
+    )
+    return pair.summary()
 
 
 def memory() -> dict[str, object]:
     ours = (
-        "import compute\n"
+        "import gmpy2, compute\n"
         "if __name__ == '__main__':\n"
-        f"    compute.factorial({MEMORY_N})\n"
+        f"    value = compute.factorial({MEMORY_N})\n"
+        "    print('digits', len(str(gmpy2.mpz(value) % 10**50)))\n"
     )
-    fac = f"import gmpy2\ngmpy2.fac({MEMORY_N})\n"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
-    ours_peak, ours_wall = peak_tree_rss(ours, env)
-    fac_peak, fac_wall = peak_tree_rss(fac, env)
-    result_bytes = factorial_bytes(MEMORY_N)
+    fac = (
+        f"import gmpy2\nif __name__ == '__main__':\n    value = gmpy2.fac({MEMORY_N})\n"
+    )
+    ours_peaks, ours_wall = peaks(ours, ENV)
+    fac_peaks, fac_wall = peaks(fac, ENV)
     return {
         "n": MEMORY_N,
-        "result_bytes": result_bytes,
-        "ours_peak_bytes": ours_peak,
+        "result_bytes": factorial_bytes(MEMORY_N),
+        "ours_peaks_bytes": ours_peaks,
+        "ours_peak_bytes": ours_peaks["caller"] + sum(ours_peaks["workers"]),
         "ours_wall_s": ours_wall,
-        "gmpy2_fac_peak_bytes": fac_peak,
+        "gmpy2_fac_peak_bytes": fac_peaks["caller"],
         "gmpy2_fac_wall_s": fac_wall,
+        "source": "VmHWM of each process (sum of per-process peaks)",
     }
 
 
@@ -173,8 +193,6 @@ def workers() -> list[dict[str, object]]:
     n = 10**7
     rows = []
     for count in (1, 2):
-        with dask.config.set({"compute.threads": count}):
-            threads = time_runs(in_process(lambda: compute.factorial(n)), RUNS)
         with (
             LocalCluster(
                 n_workers=count, threads_per_worker=1, dashboard_address="127.0.0.1:0"
@@ -182,55 +200,74 @@ def workers() -> list[dict[str, object]]:
             Client(cluster) as client,
         ):
             compute.factorial(10**6, client=client)
-            on_cluster = time_runs(
-                lambda c=client: compute.factorial(n, client=c), RUNS
+
+            def threads(count=count):
+                with dask.config.set(
+                    {"compute.threads": count, "compute.execution": "in-process"}
+                ):
+                    return compute.factorial(n)
+
+            pair = interleaved(
+                lambda c=client: compute.factorial(n, client=c), threads, RUNS
             )
         rows.append(
             {
                 "workers": count,
                 "n": n,
-                "in_process": summary(threads),
-                "cluster": summary(on_cluster),
+                "in_process": {"median_s": pair.summary()["anchor_median_s"]},
+                "cluster": {"median_s": pair.summary()["ours_median_s"]},
+                "cluster_over_in_process": pair.summary(),
             }
         )
     return rows
 
 
-def ratio(ours: dict, anchor: dict) -> float:
-    return ours["median_s"] / anchor["median_s"]
-
-
 def report(results: dict) -> list[tuple[str, str, str, bool]]:
-    """Rows of (workload, measured, target, met)."""
+    """Rows of (workload, measured, target, met); every row has its anchor."""
     by_n = {row["n"]: row for row in results["single"]}
     rows = []
     for n in SINGLE_NS:
         if n < 10**7:
             continue
-        r = ratio(by_n[n]["ours"], by_n[n]["gmpy2_fac"])
+        r = by_n[n]["ours"]["ratio_median"]
         rows.append((f"n={n:.0e} vs gmpy2.fac", f"{r:.2f}x", "<= 0.75x", r <= 0.75))
-    b = ratio(results["batch"]["ours"], results["batch"]["pool2_map_gmpy2_fac"])
+    b = results["batch"]["ours"]["ratio_median"]
     rows.append(("1000 n vs Pool(2).map", f"{b:.2f}x", "<= 0.25x", b <= 0.25))
-    warm = results["seed_warm"]["ours_cluster_warm_client"]["median_s"] * 1000
-    rows.append(("seed input, warm client", f"{warm:.1f} ms", "<= 15 ms", warm <= 15))
-    cold = results["cold"]["ours"]["median_s"]
-    seed = results["cold"]["seed_pool_script"]["median_s"]
+    warm = results["seed_warm"]["ours_cluster_warm_client"]
+    ms = warm["ours_median_s"] * 1000
     rows.append(
         (
-            f"cold script (seed: {seed:.2f} s)",
-            f"{cold:.2f} s",
+            f"seed warm client (gmpy2 loop {warm['anchor_median_s'] * 1000:.2f} ms)",
+            f"{ms:.1f} ms = {warm['ratio_median']:.0f}x",
+            "<= 10 ms",
+            ms <= 10,
+        )
+    )
+    cold = results["cold"]
+    rows.append(
+        (
+            f"cold script (seed Pool {cold['anchor_median_s']:.2f} s)",
+            f"{cold['ours_median_s']:.2f} s = {cold['ratio_median']:.1f}x",
             "<= 1.0 s",
-            cold <= 1.0,
+            cold["ours_median_s"] <= 1.0,
         )
     )
     mem = results["memory"]
     m = mem["ours_peak_bytes"] / mem["result_bytes"]
-    rows.append((f"peak RSS, n={mem['n']:.0e}", f"{m:.1f}x result", "<= 4x", m <= 4))
+    g = mem["gmpy2_fac_peak_bytes"] / mem["result_bytes"]
+    rows.append(
+        (
+            f"peak RSS n={mem['n']:.0e} (gmpy2.fac {g:.1f}x)",
+            f"{m:.1f}x result",
+            "<= 4x",
+            m <= 4,
+        )
+    )
     return rows
 
 
 def main() -> None:
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     results: dict[str, object] = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
@@ -262,6 +299,9 @@ def main() -> None:
     print("workers 1-2 ...", flush=True)
     results["workers"] = workers()
     results["scaling"] = scaling_table()
+    results["environment"] = {
+        key: value for key, value in ENV.items() if key.startswith("DASK_")
+    }
     rows = report(results)
     results["targets"] = [
         {"workload": w, "measured": m, "target": t, "met": ok} for w, m, t, ok in rows
@@ -275,23 +315,23 @@ def main() -> None:
 
 
 def print_tables(results: dict, rows: list[tuple[str, str, str, bool]]) -> None:
-    print("\nSingle n, median seconds (ratio to gmpy2.fac):")
+    print("\nSingle n: median s, and the median of pairwise ratios to gmpy2.fac:")
     print(
-        f"{'n':>8} {'ours':>14} {'ours cluster':>14} {'gmpy2.fac':>10} "
-        f"{'flint thr2':>14} {'math':>14}"
+        f"{'n':>8} {'gmpy2.fac':>10} {'ours':>16} {'ours cluster':>16} "
+        f"{'flint thr2':>16} {'math':>16}"
     )
     for row in results["single"]:
-        fac = row["gmpy2_fac"]["median_s"]
+        fac = row["ours"]["anchor_median_s"]
 
-        def cell(key: str, row=row, fac=fac) -> str:
+        def cell(key: str, row=row) -> str:
             if key not in row:
                 return "-"
-            s = row[key]["median_s"]
-            return f"{s:.3f} ({s / fac:.2f})"
+            return f"{row[key]['ours_median_s']:.3f} ({row[key]['ratio_median']:.2f})"
 
         print(
-            f"{row['n']:>8.0e} {cell('ours'):>14} {cell('ours_cluster'):>14} "
-            f"{fac:>10.3f} {cell('flint_threads2'):>14} {cell('math_factorial'):>14}"
+            f"{row['n']:>8.0e} {fac:>10.3f} {cell('ours'):>16} "
+            f"{cell('ours_cluster'):>16} {cell('flint_threads2'):>16} "
+            f"{cell('math_factorial'):>16}"
         )
     print("\nScaling model (one thread per product): work vs critical path")
     print(f"{'n':>8} {'pieces':>6} {'work s':>9} {'critical s':>10} {'busy':>5}")
@@ -300,23 +340,24 @@ def print_tables(results: dict, rows: list[tuple[str, str, str, bool]]) -> None:
             f"{row['n']:>8.0e} {row['pieces']:>6} {row['work_s']:>9.2f} "
             f"{row['critical_path_s']:>10.2f} {row['busy_workers']:>5.2f}"
         )
-    print("\nDecimal conversion of n!, median s (ratio to gmpy2 digits(10)):")
+    print("\nDecimal conversion of n! (median s; pairwise ratio to digits(10)):")
     for row in results["decimal"]:
-        ours = row["ours_cluster"]["median_s"]
-        gmp = row["gmpy2_digits"]["median_s"]
+        pair = row["ours_cluster"]
         print(
             f"  n={row['n']:.0e} ({row['digits']} digits): split on the cluster "
-            f"{ours:.2f} ({ours / gmp:.2f}x), digits(10) {gmp:.2f}"
+            f"{pair['ours_median_s']:.2f} ({pair['ratio_median']:.2f}x), "
+            f"digits(10) {pair['anchor_median_s']:.2f}"
         )
-    print("\nWorkers (n=1e7, median s):")
+    print("\nWorkers (n=1e7, median s; cluster / in-process pairwise):")
     for row in results["workers"]:
+        pair = row["cluster_over_in_process"]
         print(
-            f"  {row['workers']} : in-process {row['in_process']['median_s']:.3f}  "
-            f"cluster {row['cluster']['median_s']:.3f}"
+            f"  {row['workers']} : in-process {pair['anchor_median_s']:.3f}  "
+            f"cluster {pair['ours_median_s']:.3f} ({pair['ratio_median']:.2f}x)"
         )
-    print("\nTargets:")
+    print("\nTargets (each beside its anchor, measured in turn with it):")
     for workload, measured, target, met in rows:
-        print(f"  {'met ' if met else 'MISS'}  {workload:<34} {measured:>14}  {target}")
+        print(f"  {'met ' if met else 'MISS'}  {workload:<44} {measured:>18}  {target}")
 
 
 if __name__ == "__main__":
