@@ -132,7 +132,7 @@ def _request(arguments: argparse.Namespace) -> _Request:
         paths = {n: arguments.output.replace("{n}", str(n)) for n in ns}
         for path in paths.values():
             check_output(path, format)
-    request = _Request(
+    return _Request(
         ns,
         arguments.digits,
         arguments.print,
@@ -141,9 +141,6 @@ def _request(arguments: argparse.Namespace) -> _Request:
         arguments.scheduler,
         arguments.report,
     )
-    if request.needs_values:
-        check_fits_here(ns, positions=len(ns) > 1)
-    return request
 
 
 def _computable(ns: list[int]) -> tuple[list[int], dict[int, str]]:
@@ -228,6 +225,8 @@ def _factorial(request: _Request) -> int:
     # With --print, stdout carries only the results.
     status = sys.stderr if request.print else sys.stdout
     fitting, refused = _computable(request.ns)
+    if refused and request.needs_values:  # printing or writing needs the value
+        raise ValueError(next(iter(refused.values())))
     for n, reason in refused.items():
         print(
             f"{n}! not computed ({reason}); its summary line needs no computation",
