@@ -19,14 +19,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import dask.config
-import gmpy2
 from dask.utils import parse_timedelta
 from gmpy2 import mpz
 
 from compute.capacity import cluster_capacity
 from compute.config import setting
 from compute.cost import decimal_seconds
-from compute.execute import choose_client, cluster_work
+from compute.execute import choose_client, cluster_work, interruptible
 from compute.kernels import decimal_digits, split_decimal
 from compute.output import digit_count
 from compute.validate import as_integer
@@ -90,7 +89,7 @@ def _split_here(
         pieces = [
             (part, first + side * span)
             for piece, first in pieces
-            for side, part in enumerate(gmpy2.t_divmod(piece, powers[level]))
+            for side, part in enumerate(split_decimal((piece,), 0, powers[level]))
         ]
     return pieces
 
@@ -122,8 +121,9 @@ def _place_pieces(client: Client, value: mpz, plan: DecimalPlan) -> list[_Placem
     """
     workers = _workers(client)
     levels = min(plan.depth, math.ceil(math.log2(len(workers))))
-    powers = _powers(plan)
-    pieces = _split_here(value, plan, powers, levels)
+    # Long GMP work in this process: interruptible by Ctrl-C.
+    powers = interruptible(_powers, plan)
+    pieces = interruptible(_split_here, value, plan, powers, levels)
     below = powers[: plan.depth - levels]
     placements = []
     for number, (piece, first) in enumerate(pieces):
@@ -233,6 +233,7 @@ def decimal_chunks(value: int, *, client: Client | None = None) -> Iterator[str]
 
     Examples
     --------
+    >>> import gmpy2
     >>> "".join(decimal_chunks(gmpy2.fac(30)))
     '265252859812191058636308480000000'
     """

@@ -17,9 +17,9 @@ import concurrent.futures
 import contextlib
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.pool import ThreadPool
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import dask
 import dask.local
@@ -31,10 +31,12 @@ from cluster.connect import configured_address, scheduler_address
 from cluster.shared import current_client, note_interrupt, shared_client
 from compute.capacity import in_process_threads
 from compute.config import setting
+from compute.kernels import releasing_gil
 
 if TYPE_CHECKING:
     from distributed import Client
 
+_Result = TypeVar("_Result")
 _pool_lock = threading.Lock()
 _pool: ThreadPool | None = None
 _pool_threads = 0
@@ -145,6 +147,33 @@ def run_in_process(outputs: Sequence[Delayed], progress: bool = False) -> list[o
     options = {} if single_task else {"pool": _thread_pool()}
     with _ProgressBar(out=sys.stdout) if progress else contextlib.nullcontext():
         return list(dask.compute(*outputs, scheduler=scheduler, **options))
+
+
+def interruptible(function: Callable[..., _Result], *args: object) -> _Result:
+    """``function(*args)`` in a helper thread, waited on so that Ctrl-C gets through.
+
+    A long GMP call in the main thread holds off Python's signal handling
+    until it returns (seconds, for the top split of a large value). Run in a
+    daemon thread with gmpy2 allowed to release the GIL, it leaves the main
+    thread free to raise KeyboardInterrupt at once; the abandoned thread
+    does not hold up the exit.
+    """
+    outcome: list[Any] = []
+
+    def target() -> None:
+        try:
+            outcome.append((True, releasing_gil(function)(*args)))
+        except BaseException as error:  # handed to the waiting thread
+            outcome.append((False, error))
+
+    helper = threading.Thread(target=target, daemon=True)
+    helper.start()
+    while helper.is_alive():
+        helper.join(0.05)
+    succeeded, value = outcome[0]
+    if not succeeded:
+        raise value
+    return value
 
 
 @contextlib.contextmanager
