@@ -162,7 +162,14 @@ def _why(error: BaseException, address: str) -> str:
             "client's by its CA: both ends need the same `python -m cluster "
             "certs` directory"
         )
-    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+    if any(
+        sign in text
+        for sign in (
+            "WRONG_VERSION_NUMBER",
+            "record layer failure",
+            "cannot convert to SSL",  # the plain peer spoke first
+        )
+    ):
         return (
             "it does not speak TLS: address it as "
             f"{address.replace('tls://', 'tcp://', 1)} (or start it with TLS)"
@@ -202,7 +209,9 @@ def _connect_to(address: str) -> Client:
     start = time.monotonic()
     try:
         return Client(address)
-    except OSError as error:
+    except (OSError, ValueError) as error:
+        if isinstance(error, ValueError) and "cannot convert to SSL" not in str(error):
+            raise  # not a connection failure
         elapsed = time.monotonic() - start
         if elapsed >= 0.9 * timeout:
             reason = (
