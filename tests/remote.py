@@ -60,6 +60,33 @@ def _stop(processes: list[subprocess.Popen]) -> None:
             kill_group(process)
 
 
+def run_in_group(
+    args: list[str],
+    env: dict[str, str],
+    timeout: float = 120,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess:
+    """Run a command in its own process group, text output captured.
+
+    Whatever happens (a timeout, a failed assertion), the whole group is
+    killed afterwards: a LocalCluster the command started goes with it.
+    """
+    process = subprocess.Popen(
+        args,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        kill_group(process)
+    return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
+
+
 def kill_group(process: subprocess.Popen) -> None:
     """SIGKILL the process group that ``process`` leads, and reap ``process``."""
     with contextlib.suppress(ProcessLookupError):
@@ -74,7 +101,8 @@ def _wait_for_workers(address: str, count: int, env: dict[str, str]) -> None:
         f"with Client({address!r}, timeout=20) as c:\n"
         f"    if {count}: c.wait_for_workers({count}, timeout=40)\n"
     )
-    subprocess.run([sys.executable, "-c", probe], env=env, check=True, timeout=90)
+    finished = run_in_group([sys.executable, "-c", probe], env, timeout=90)
+    assert finished.returncode == 0, finished.stderr
 
 
 def _scheduler_address(scheduler_file: Path, scheduler: subprocess.Popen) -> str:

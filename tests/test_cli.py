@@ -19,15 +19,13 @@ from distributed import LocalCluster
 from compute import read_result
 from compute.result_file import FORMATS
 from tests.expected import summary_line
-from tests.remote import clean_env, kill_group
+from tests.remote import clean_env, kill_group, run_in_group
 
 COMPUTE = str(Path(sys.executable).parent / "compute")
 
 
 def run_cli(args: list[str], env: dict[str, str], timeout: float = 120):
-    return subprocess.run(
-        args, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    return run_in_group(args, env, timeout)
 
 
 @pytest.fixture

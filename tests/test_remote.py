@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from urllib.parse import urlparse
 
 import pytest
 from dask.utils import key_split
 
-from tests.remote import clean_env, remote_cluster, run_watched
+from tests.remote import clean_env, remote_cluster, run_in_group, run_watched
 
 USER_SCRIPT = """
 import gmpy2
@@ -32,13 +31,7 @@ def recorded_tasks(env: dict[str, str]) -> list[dict[str, str]]:
         "    events = client.get_events('compute-tests')\n"
         "    print(json.dumps([message for _, message in events]))\n"
     )
-    finished = subprocess.run(
-        [sys.executable, "-c", probe],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    finished = run_in_group([sys.executable, "-c", probe], env, timeout=60)
     assert finished.returncode == 0, finished.stderr
     return json.loads(finished.stdout)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import decimal
 import re
-import subprocess
 import sys
 
 import dask.config
@@ -16,7 +15,7 @@ import compute
 from compute.decimal_conversion import plan_decimal
 from compute.output import leading_digits
 from compute.result_file import FORMATS, atomic_file
-from tests.remote import clean_env
+from tests.remote import clean_env, run_in_group
 
 
 def around_powers_of_ten(exponents) -> list[mpz]:
@@ -148,13 +147,8 @@ def test_decimal_conversions_are_routed_by_their_estimated_cost(
         DASK_COMPUTE__DECIMAL__IN_PROCESS_SECONDS="0.5",
         DASK_COMPUTE__CLUSTER__DASHBOARD_ADDRESS="127.0.0.1:0",
     )
-    process = subprocess.run(
-        [sys.executable, str(script), str(n)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
+    process = run_in_group(
+        [sys.executable, str(script), str(n)], env, timeout=120, cwd=tmp_path
     )
     assert process.returncode == 0, process.stderr
     assert process.stdout == f"distributed imported: {cluster_expected}\n"

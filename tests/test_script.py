@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.expected import summary_line
-from tests.remote import run_watched
+from tests.remote import run_in_group, run_watched
 
 SCRIPT = Path(__file__).parent.parent / "examples" / "seed_factorials.py"
 SEED_NS = [5310, 5263, 7854]
@@ -29,14 +29,7 @@ def no_dask_config(tmp_path) -> dict[str, str]:
 
 
 def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-    )
+    return run_in_group([sys.executable, *args], env, timeout=120, cwd=cwd)
 
 
 def test_seed_script_starts_a_local_cluster_and_prints_exact_summaries(
