@@ -41,6 +41,7 @@ from benchmarks import anchors
 from benchmarks.measure import interleaved, peaks, script_pair
 from benchmarks.plots import plot_decimal, plot_speedup, plot_times
 from benchmarks.scaling import scaling_table
+from benchmarks.wire import wire_table
 from compute.cost import factorial_bytes
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
@@ -299,6 +300,8 @@ def main() -> None:
     print("workers 1-2 ...", flush=True)
     results["workers"] = workers()
     results["scaling"] = scaling_table()
+    print("mpz transfer ...", flush=True)
+    results["wire"] = wire_table(runs=3 if QUICK else 5)
     results["environment"] = {
         key: value for key, value in ENV.items() if key.startswith("DASK_")
     }

@@ -194,6 +194,9 @@ def _submit_parts(client: Client, value: mpz, plan: DecimalPlan) -> list[Future]
 
 
 def _cluster_chunks(value: mpz, client: Client) -> Iterator[str]:
+    from compute import wire  # imports distributed: the cluster path only
+
+    wire.register_on(client)  # before the pieces are scattered
     plan = plan_decimal(digit_count(value), cluster_capacity(client)[1])
     leaves: list[Future | None] = list(_submit_parts(client, value, plan))
     with cluster_work(client, leaves):

@@ -204,6 +204,9 @@ def run_on_cluster(
     outputs: Sequence[Delayed], client: Client, progress: bool = False
 ) -> list[object]:
     """Compute ``outputs`` on ``client``'s cluster and gather the results here."""
+    from compute import wire  # imports distributed: the cluster path only
+
+    wire.register_on(client)
     futures = client.compute(list(outputs))
     with cluster_work(client, futures):
         if progress:

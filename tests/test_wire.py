@@ -1,0 +1,74 @@
+"""The mpz wire format: exact round trips, one frame, corrupt frames refused."""
+
+from __future__ import annotations
+
+import gmpy2
+import pytest
+from distributed.protocol import deserialize, serialize
+from gmpy2 import mpz
+
+import compute
+from compute import wire
+
+VALUES = [
+    mpz(0),
+    mpz(1),
+    mpz(-1),
+    mpz(2**64 - 1),  # one limb
+    -mpz(2**64),
+    gmpy2.fac(5310),
+    -(mpz(1) << (64 * 10**7)) + 12345,  # 10**7 limbs, negative
+]
+
+
+@pytest.mark.parametrize("value", VALUES, ids=lambda v: f"{v.bit_length()}-bits")
+def test_one_mpz_round_trips_as_one_frame_without_pickle(value):
+    header, frames = serialize(value, serializers=["dask"], on_error="raise")
+    assert header["serializer"] == "dask"
+    assert len(frames) == 1
+    assert len(frames[0]) == (abs(value).bit_length() + 7) // 8
+    back = deserialize(header, frames)
+    assert type(back) is mpz
+    assert back == value
+
+
+def test_a_list_of_mpz_goes_element_by_element():
+    values = [gmpy2.fac(n) for n in (0, 30, 7854)] + [-mpz(99)]
+    header, frames = serialize(values, serializers=["dask", "pickle"])
+    assert sum(len(frame) for frame in frames) >= sum(
+        (abs(v).bit_length() + 7) // 8 for v in values
+    )
+    assert deserialize(header, frames) == values
+
+
+def test_a_short_frame_is_refused():
+    header, frames = wire.serialize_mpz(gmpy2.fac(1000))
+    with pytest.raises(
+        ValueError, match="mpz frame is 1066 bytes, its header says 1067"
+    ):
+        wire.deserialize_mpz(header, [frames[0][:-1]])
+
+
+def test_a_corrupt_frame_is_refused():
+    header, frames = wire.serialize_mpz(gmpy2.fac(1000))
+    corrupt = bytearray(frames[0])
+    corrupt[100] ^= 0x01
+    with pytest.raises(ValueError, match="fails its CRC-32 check"):
+        wire.deserialize_mpz(header, [bytes(corrupt)])
+
+
+def test_a_foreign_header_is_refused():
+    with pytest.raises(ValueError, match="not an mpz frame of format 1"):
+        wire.deserialize_mpz({"nbytes": 0}, [b""])
+
+
+def test_the_cluster_path_uses_it_on_every_worker(client):
+    values = compute.factorial_many([10**5, 3, 10**5 + 1], client=client)
+    assert values == [gmpy2.fac(n) for n in (10**5, 3, 10**5 + 1)]
+
+    def registered() -> bool:
+        from distributed.protocol import dask_serialize
+
+        return dask_serialize.dispatch(mpz) is wire.serialize_mpz
+
+    assert set(client.run(registered).values()) == {True}
