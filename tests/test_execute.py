@@ -89,3 +89,15 @@ def test_one_thread_pool_is_reused_and_replaced_when_threads_change():
     assert first._state != "RUN"  # closed, its threads gone once idle
     execute.close_thread_pool()
     assert second._state != "RUN"
+
+
+def test_results_gathered_as_completed_keep_their_places(client):
+    import gmpy2
+
+    from compute.api import factorial_delayed
+    from compute.execute import run_on_cluster
+
+    # The first finishes last; the last two are one key, asked for twice.
+    ns = [2 * 10**6, 10, 7854, 7854]
+    results = run_on_cluster([factorial_delayed(n) for n in ns], client)
+    assert results == [gmpy2.fac(n) for n in ns]
