@@ -9,6 +9,19 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from compute.api import factorial, factorial_delayed, factorial_many
+from compute.combinatorics import (
+    binomial,
+    binomial_delayed,
+    binomial_many,
+    double_factorial,
+    double_factorial_delayed,
+    falling_factorial,
+    falling_factorial_delayed,
+    multinomial,
+    multinomial_delayed,
+    primorial,
+    primorial_delayed,
+)
 from compute.decimal_conversion import decimal_chunks, to_decimal
 from compute.output import digit_count
 from compute.result_file import read_result, write_result
@@ -20,11 +33,22 @@ except PackageNotFoundError:  # run from a source tree that was never installed
 
 __all__ = [
     "__version__",
+    "binomial",
+    "binomial_delayed",
+    "binomial_many",
     "decimal_chunks",
     "digit_count",
+    "double_factorial",
+    "double_factorial_delayed",
     "factorial",
     "factorial_delayed",
     "factorial_many",
+    "falling_factorial",
+    "falling_factorial_delayed",
+    "multinomial",
+    "multinomial_delayed",
+    "primorial",
+    "primorial_delayed",
     "read_result",
     "to_decimal",
     "write_result",

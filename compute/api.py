@@ -11,9 +11,16 @@ from gmpy2 import mpz
 from cluster.connect import scheduler_address
 from compute.capacity import cluster_capacity, in_process_threads, machine_bytes
 from compute.execute import choose_client, run_in_process, run_on_cluster
-from compute.graph import batch_graph, pick
-from compute.plan import batch_seconds, plan_batch
-from compute.validate import as_count, as_counts, check_fits, check_fits_here
+from compute.graph import batch_graph, pick, products_graph
+from compute.plan import batch_seconds, plan_batch, plan_products, products_seconds
+from compute.products import Product
+from compute.validate import (
+    as_count,
+    as_counts,
+    check_fits,
+    check_fits_here,
+    check_sizes,
+)
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -47,6 +54,54 @@ def run_batch(
         computed = run_on_cluster(outputs, client, progress)
     by_n = {n: pick(computed, located[n]) for n in distinct}
     return [by_n[n] for n in values], client
+
+
+def _sizes(
+    products: list[Product], positions: bool
+) -> list[tuple[object, str, str, float]]:
+    return [
+        (
+            product,
+            f"{product.label}{f' at position {i}' if positions else ''}",
+            "the result",
+            product.bytes,
+        )
+        for i, product in enumerate(products)
+    ]
+
+
+def check_products_here(products: list[Product], positions: bool = True) -> None:
+    """Refuse ``products`` whose values cannot fit in this machine's memory."""
+    memory = machine_bytes()
+    check_sizes(_sizes(products, positions), memory, memory, "this machine")
+
+
+def run_products(
+    products: list[Product],
+    client: Client | None,
+    progress: bool = False,
+    positions: bool = True,
+) -> tuple[list[mpz], Client | None]:
+    """Values of validated ``products`` in order, and the client used (or None).
+
+    The engine behind every function but the factorial (whose batches also
+    share work along walks): the same memory checks, choice of where to run,
+    and progress bar as :func:`run_batch`.
+    """
+    check_products_here(products, positions)
+    distinct = list(dict.fromkeys(products))
+    client = choose_client(client, products_seconds(distinct))
+    if client is None:
+        outputs, located = products_graph(plan_products(distinct, in_process_threads()))
+        computed = run_in_process(outputs, progress)
+    else:
+        worker_bytes, threads = cluster_capacity(client)
+        where = f"the cluster at {scheduler_address(client)}"
+        check_sizes(_sizes(products, positions), worker_bytes, machine_bytes(), where)
+        outputs, located = products_graph(plan_products(distinct, threads))
+        computed = run_on_cluster(outputs, client, progress)
+    by_product = {product: pick(computed, located[product]) for product in distinct}
+    return [by_product[product] for product in products], client
 
 
 def factorial(n: int, *, client: Client | None = None) -> mpz:

@@ -24,15 +24,23 @@ def factorial_bytes(n: int) -> float:
     return factorial_bits(n) / 8
 
 
-def factorial_working_bytes(n: int) -> float:
-    """Estimated peak memory of the worker that finishes ``n!``, in bytes."""
-    return setting("memory-factor") * factorial_bytes(n)
-
-
 def factorial_seconds(n: int) -> float:
     """Estimated single-thread seconds for ``gmpy2.fac(n)``."""
-    bits = factorial_bits(n)
+    return product_seconds(factorial_bits(n))
+
+
+def product_seconds(bits: float) -> float:
+    """Estimated single-thread seconds for a product of ``bits`` bits by GMP.
+
+    Fitted on ``gmpy2.fac``; binomials, primorials and double factorials
+    cost within a factor of two of it per output bit (see ``compute.yaml``).
+    """
     return setting("fac-seconds-per-bit") * bits * math.log2(bits + 2)
+
+
+def working_bytes(result_bytes: float) -> float:
+    """Estimated peak memory of the worker that finishes a result, in bytes."""
+    return setting("memory-factor") * result_bytes
 
 
 def multiply_seconds(bits_a: float, bits_b: float) -> float:

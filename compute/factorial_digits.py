@@ -17,6 +17,7 @@ So ``compute factorial 10**12 --digits`` answers in milliseconds.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import lru_cache
 
 import gmpy2
@@ -45,13 +46,46 @@ def factorial_trailing_zeros(n: int) -> int:
 
 def _log10_factorial(n: int, precision: int) -> tuple[gmpy2.mpfr, gmpy2.mpfr]:
     """``log10(n!)`` at ``precision`` bits, and a bound on its absolute error."""
+    return _log10_ratio(((n, 1),), 0, precision)
+
+
+def _log10_ratio(
+    terms: Sequence[tuple[int, int]], two: int, precision: int
+) -> tuple[gmpy2.mpfr, gmpy2.mpfr]:
+    """``log10(2**two * prod(m! ** c))`` at ``precision`` bits, and an error bound."""
     with gmpy2.context(precision=precision):
-        logarithm = gmpy2.lngamma(n + 1) / gmpy2.log(10)
-        # lngamma, log and the division each round once: 4 ulps is generous.
-        error = abs(logarithm) * gmpy2.mpfr(2) ** (2 - precision) + gmpy2.mpfr(2) ** (
-            -precision
-        )
+        log10 = gmpy2.log(10)
+        logarithm = gmpy2.mpfr(two) * gmpy2.log10(2)
+        magnitude = abs(logarithm)
+        for m, coefficient in terms:
+            term = coefficient * gmpy2.lngamma(m + 1) / log10
+            logarithm += term
+            magnitude += abs(term)
+        # Each lngamma, log, product and sum rounds once: 4 ulps of the
+        # largest magnitude per operation is generous.
+        operations = 4 * len(terms) + 3
+        error = magnitude * gmpy2.mpfr(2) ** (2 - precision) * operations
+        error += gmpy2.mpfr(2) ** (-precision)
     return logarithm, error
+
+
+def ratio_digit_count(terms: Sequence[tuple[int, int]], two: int = 0) -> int | None:
+    """Digits of the integer ``2**two * prod(m! ** c)``, or None if undecided.
+
+    None means the logarithm stays within rounding of an integer at every
+    precision tried: the value may be a power of ten (``binomial(10, 1)``),
+    and only computing it can tell.
+    """
+    largest = max((m.bit_length() for m, _ in terms), default=1)
+    precision = _START_PRECISION + largest + abs(two).bit_length()
+    while precision <= _MAX_PRECISION:
+        logarithm, error = _log10_ratio(terms, two, precision)
+        with gmpy2.context(precision=precision):
+            floor = gmpy2.floor(logarithm)
+            if error < logarithm - floor < 1 - error:
+                return int(floor) + 1
+        precision *= 4
+    return None
 
 
 def factorial_digit_count(n: int) -> int:
@@ -64,15 +98,11 @@ def factorial_digit_count(n: int) -> int:
     """
     if n < _EXACT_BELOW:
         return len(gmpy2.fac(n).digits(10))
-    precision = _START_PRECISION + n.bit_length()
-    while precision <= _MAX_PRECISION:
-        logarithm, error = _log10_factorial(n, precision)
-        with gmpy2.context(precision=precision):
-            floor = gmpy2.floor(logarithm)
-            if error < logarithm - floor < 1 - error:
-                return int(floor) + 1
-        precision *= 2
-    raise ArithmeticError(f"log10({n}!) could not be bounded")  # never seen
+    # n! is never a power of ten for n >= 2, so the count is always decided.
+    count = ratio_digit_count(((n, 1),))
+    if count is None:
+        raise ArithmeticError(f"log10({n}!) could not be bounded")  # never seen
+    return count
 
 
 def factorial_leading_digits(n: int, count: int) -> str:

@@ -13,7 +13,8 @@ from dask.base import tokenize
 from dask.delayed import Delayed, delayed
 
 from compute import kernels
-from compute.plan import Split, Walk
+from compute.plan import SmallBatch, Split, Walk
+from compute.products import Product
 
 
 def _task(stage: str, n: int, function: Callable, *args: object) -> Delayed:
@@ -21,31 +22,64 @@ def _task(stage: str, n: int, function: Callable, *args: object) -> Delayed:
     return delayed(function, pure=True)(*args, dask_key_name=key)
 
 
-def split_graph(split: Split) -> Delayed:
-    """``n!`` as prime-power pieces, a balanced tree of products, one shift."""
-    n = split.n
-    level = [
-        _task(
-            "prime-power-product",
-            n,
-            kernels.factorial_piece,
-            n,
-            piece,
-            split.pieces,
-            split.blocks_per_piece,
-        )
+def _piece_stage(product: Product) -> str:
+    return (
+        "prime-power-product"
+        if product.kind == "factorial"
+        else f"{product.kind}-piece"
+    )
+
+
+def _pieces(split: Split) -> list[Delayed]:
+    product, label = split.product, split.product.arguments[0]
+    stage = _piece_stage(product)
+    if product.prime_form:
+        terms = None if product.kind == "primorial" else product.terms
+        return [
+            _task(
+                stage,
+                label,
+                kernels.prime_piece,
+                product.limit,
+                terms,
+                piece,
+                split.pieces,
+                split.blocks_per_piece,
+            )
+            for piece in range(split.pieces)
+        ]
+    low, high, _ = product.range  # type: ignore[misc]
+    return [
+        _task(stage, label, kernels.range_piece, low, high, piece, split.pieces)
         for piece in range(split.pieces)
     ]
+
+
+def split_graph(split: Split) -> Delayed:
+    """A large product as pieces, a balanced tree of products, and one last step.
+
+    The last step applies the power of two as a shift (prime form), or divides
+    exactly by the factorials that the range leaves over (range form).
+    """
+    product, label = split.product, split.product.arguments[0]
+    level = _pieces(split)
     while len(level) > 2:
         paired = [
-            _task("multiply", n, kernels.multiply, a, b)
+            _task("multiply", label, kernels.multiply, a, b)
             for a, b in zip(level[0::2], level[1::2], strict=False)
         ]
         if len(level) % 2:
             paired.append(level[-1])
         level = paired
-    powers_of_two = n - n.bit_count()  # the exponent of 2 in n!
-    return _task("multiply", n, kernels.multiply_and_shift, *level, powers_of_two)
+    if product.prime_form:
+        return _task(
+            "multiply", label, kernels.multiply_and_shift, *level, product.shift
+        )
+    divisors = product.range[2]  # type: ignore[index]
+    if not divisors:
+        return _task("multiply", label, kernels.multiply, *level)
+    divisor = _task("factorial", label, kernels.factorials_product, divisors)
+    return _task("divide", label, kernels.multiply_and_divide, *level, divisor)
 
 
 @dataclass(frozen=True)
@@ -99,3 +133,33 @@ def pick(computed: Sequence[object], spot: Located) -> object:
     """The value at ``spot`` among the computed outputs."""
     value = computed[spot.output]
     return value if spot.item is None else value[spot.item]  # type: ignore[index]
+
+
+def products_graph(
+    planned: Sequence[Split | SmallBatch],
+) -> tuple[list[Delayed], dict[Product, Located]]:
+    """All tasks of planned products, and where each product's value will be."""
+    outputs: list[Delayed] = []
+    where: dict[Product, Located] = {}
+    for item in planned:
+        if isinstance(item, Split):
+            where[item.product] = Located(len(outputs), None)
+            outputs.append(split_graph(item))
+            continue
+        arguments = [product.arguments for product in item.products]
+        where.update(
+            {
+                product: Located(len(outputs), index)
+                for index, product in enumerate(item.products)
+            }
+        )
+        outputs.append(
+            _task(
+                item.kind,
+                arguments[0][0] if arguments[0] else 0,
+                kernels.small_values,
+                item.kind,
+                arguments,
+            )
+        )
+    return outputs, where

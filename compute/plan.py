@@ -19,16 +19,25 @@ from dataclasses import dataclass
 
 from compute.capacity import in_process_threads
 from compute.config import setting
-from compute.cost import factorial_seconds, step_seconds
+from compute.cost import factorial_seconds, product_seconds, step_seconds
+from compute.products import Product, factorial_product
 
 
 @dataclass(frozen=True)
 class Split:
-    """How one large factorial is split into prime-power pieces."""
+    """How one large product is split into pieces computed in parallel."""
 
-    n: int
+    product: Product
     pieces: int
     blocks_per_piece: int
+
+
+@dataclass(frozen=True)
+class SmallBatch:
+    """Values of one kind computed by GMP one call each, in one task."""
+
+    kind: str
+    products: tuple[Product, ...]
 
 
 @dataclass(frozen=True)
@@ -47,17 +56,64 @@ class Walk:
 
 def split_for(n: int, threads: int) -> Split | None:
     """The split of ``n!`` across ``threads``, or None if one task is cheaper."""
-    seconds = factorial_seconds(n)
-    if seconds <= setting("split-seconds") or n < 64:
+    return split_product(factorial_product(n), threads)
+
+
+def split_product(product: Product, threads: int) -> Split | None:
+    """The split of ``product`` across ``threads``, or None if one task is cheaper."""
+    seconds = product_seconds(product.bits)
+    if seconds <= setting("split-seconds") or product.limit < 64:
         return None
     # A multiple of the thread count, so that every thread gets equal work,
     # and enough pieces that none exceeds compute.task-seconds.
     rounds = math.ceil(seconds / (threads * setting("task-seconds")))
     return Split(
-        n=n,
+        product=product,
         pieces=max(2, threads * rounds),
         blocks_per_piece=setting("blocks-per-piece"),
     )
+
+
+def plan_products(
+    products: Sequence[Product], threads: int | None = None
+) -> list[Split | SmallBatch]:
+    """Distinct ``products`` as splits (large ones) and small batches by kind.
+
+    Small values are grouped in input order into tasks of balanced estimated
+    cost, enough of them to keep ``threads`` busy (as batch walks are).
+    Every product is in exactly one returned item.
+    """
+    if threads is None:
+        threads = in_process_threads()
+    total = products_seconds(products)
+    budget = max(
+        setting("min-task-seconds"), total / (threads * setting("tasks-per-thread"))
+    )
+    planned: list[Split | SmallBatch] = []
+    open_batches: dict[str, tuple[list[Product], float]] = {}
+    for product in products:
+        split = split_product(product, threads)
+        if split is not None:
+            planned.append(split)
+            continue
+        batch, seconds = open_batches.get(product.kind, ([], 0.0))
+        batch.append(product)
+        seconds += product_seconds(product.bits)
+        if seconds >= budget:
+            planned.append(SmallBatch(product.kind, tuple(batch)))
+            batch, seconds = [], 0.0
+        open_batches[product.kind] = (batch, seconds)
+    planned.extend(
+        SmallBatch(kind, tuple(batch))
+        for kind, (batch, _) in open_batches.items()
+        if batch
+    )
+    return planned
+
+
+def products_seconds(products: Sequence[Product]) -> float:
+    """Estimated single-thread seconds for all of ``products``."""
+    return sum(product_seconds(product.bits) for product in products)
 
 
 def _cut_walks(ns: Sequence[int], threads: int, budget: float) -> list[Walk]:

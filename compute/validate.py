@@ -13,10 +13,10 @@ import math
 import numbers
 import operator
 import reprlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from compute.capacity import machine_bytes
-from compute.cost import factorial_bytes, factorial_working_bytes
+from compute.cost import factorial_bytes, working_bytes
 
 _short_repr = reprlib.Repr()
 _short_repr.maxstring = 40
@@ -28,8 +28,8 @@ def _describe(value: object) -> str:
     return f"{type(value).__name__} {_short_repr.repr(value)}"
 
 
-def _where(position: int | None) -> str:
-    return "n" if position is None else f"n at position {position}"
+def _where(position: int | None, name: str = "n") -> str:
+    return name if position is None else f"{name} at position {position}"
 
 
 def as_integer(value: object, name: str = "value") -> int:
@@ -47,7 +47,12 @@ def as_integer(value: object, name: str = "value") -> int:
     return operator.index(value)
 
 
-def as_count(value: object, position: int | None = None) -> int:
+def as_count(
+    value: object,
+    position: int | None = None,
+    name: str = "n",
+    function: str = "factorial",
+) -> int:
     """Return ``value`` as a non-negative Python int, or raise.
 
     Parameters
@@ -56,6 +61,8 @@ def as_count(value: object, position: int | None = None) -> int:
         The candidate n.
     position : int, optional
         Its position in a batch, named in the error message.
+    name, function : str
+        The argument's name and the function's, for the error message.
 
     Returns
     -------
@@ -76,16 +83,18 @@ def as_count(value: object, position: int | None = None) -> int:
     ...
     ValueError: n = -5 must be non-negative: factorial is not defined for ...
     """
-    n = as_integer(value, _where(position))
+    n = as_integer(value, _where(position, name))
     if n < 0:
         raise ValueError(
-            f"{_where(position)} = {_short_repr.repr(n)} must be non-negative: "
-            "factorial is not defined for negative values"
+            f"{_where(position, name)} = {_short_repr.repr(n)} must be non-negative: "
+            f"{function} is not defined for negative values"
         )
     return n
 
 
-def as_counts(ns: object) -> list[int]:
+def as_counts(
+    ns: object, name: str = "ns", item: str = "n", function: str = "factorial"
+) -> list[int]:
     """Validate a batch: an iterable of integers, returned as Python ints.
 
     Raises
@@ -97,8 +106,47 @@ def as_counts(ns: object) -> list[int]:
         If an item is negative.
     """
     if isinstance(ns, (str, bytes)) or not isinstance(ns, Iterable):
-        raise TypeError(f"ns must be an iterable of integers, got {_describe(ns)}")
-    return [as_count(value, position) for position, value in enumerate(ns)]
+        raise TypeError(f"{name} must be an iterable of integers, got {_describe(ns)}")
+    return [
+        as_count(value, position, item, function) for position, value in enumerate(ns)
+    ]
+
+
+def as_pairs(pairs: object, function: str) -> list[tuple[int, int]]:
+    """Validate a batch of ``(n, k)`` pairs, returned as Python ints.
+
+    Raises
+    ------
+    TypeError
+        If ``pairs`` is not an iterable, an item is not a pair, or a value is
+        not an integer; the message names the position.
+    ValueError
+        If a value is negative.
+    """
+    if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Iterable):
+        raise TypeError(
+            f"pairs must be an iterable of (n, k) pairs, got {_describe(pairs)}"
+        )
+    checked = []
+    for position, pair in enumerate(pairs):
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, Iterable):
+            raise TypeError(
+                f"pair at position {position} must be a pair of integers (n, k), "
+                f"got {_describe(pair)}"
+            )
+        values = list(pair)
+        if len(values) != 2:
+            raise TypeError(
+                f"pair at position {position} must be a pair of integers (n, k), "
+                f"got {len(values)} values"
+            )
+        checked.append(
+            (
+                as_count(values[0], position, "n", function),
+                as_count(values[1], position, "k", function),
+            )
+        )
+    return checked
 
 
 def format_bytes(size: float) -> str:
@@ -140,19 +188,52 @@ def check_fits(
         If ``memory-factor`` times the largest result exceeds ``worker_bytes``,
         or the results together exceed ``client_bytes``.
     """
-    if not ns:
+    sizes = [
+        (
+            n,
+            f"{_where(position if positions else None)} = {_short_repr.repr(n)}",
+            "its factorial",
+            factorial_bytes(n),
+        )
+        for position, n in enumerate(ns)
+    ]
+    check_sizes(sizes, worker_bytes, client_bytes, where)
+
+
+def check_sizes(
+    sizes: Sequence[tuple[object, str, str, float]],
+    worker_bytes: float,
+    client_bytes: float,
+    where: str,
+) -> None:
+    """Refuse results that cannot fit in memory, before any work.
+
+    Parameters
+    ----------
+    sizes : list of (key, subject, noun, bytes)
+        Each result: a key (equal keys count once towards the total), what it
+        is (``"n = 5"``), how to refer to its value (``"its factorial"``) and
+        its estimated size.
+    worker_bytes, client_bytes, where
+        As for :func:`check_fits`.
+
+    Raises
+    ------
+    ValueError
+        As for :func:`check_fits`, naming the subject.
+    """
+    if not sizes:
         return
-    position, largest = max(enumerate(ns), key=lambda item: item[1])
-    need = factorial_working_bytes(largest)
+    _, subject, noun, largest = max(sizes, key=lambda size: size[3])
+    need = working_bytes(largest)
     if need > worker_bytes:
         raise ValueError(
-            f"{_where(position if positions else None)} = "
-            f"{_short_repr.repr(largest)} is too large: its factorial has about "
-            f"{format_bytes(factorial_bytes(largest))} and needs about "
+            f"{subject} is too large: {noun} has about "
+            f"{format_bytes(largest)} and needs about "
             f"{format_bytes(need)} to compute, but {where} offers "
             f"{format_bytes(worker_bytes)} per worker"
         )
-    total = sum(factorial_bytes(n) for n in set(ns))
+    total = sum({size[0]: size[3] for size in sizes}.values())
     if total > client_bytes:
         raise ValueError(
             f"the results together need about {format_bytes(total)}, more "

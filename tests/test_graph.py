@@ -9,6 +9,7 @@ from dask.utils import key_split
 import compute
 from compute.graph import split_graph
 from compute.plan import Split
+from compute.products import factorial_product
 from tests.test_plan import smallest_split_n
 
 SPLIT_N = smallest_split_n()
@@ -42,7 +43,9 @@ def test_stage_names():
 @pytest.mark.parametrize("pieces", [2, 3, 4, 5])
 def test_product_trees_of_any_width(pieces):
     n = 40_000
-    graph = split_graph(Split(n=n, pieces=pieces, blocks_per_piece=3))
+    graph = split_graph(
+        Split(product=factorial_product(n), pieces=pieces, blocks_per_piece=3)
+    )
     assert graph.compute(scheduler="sync") == gmpy2.fac(n)
     assert (
         sum(key_split(k) == "prime-power-product" for k in graph.__dask_graph__())

@@ -123,7 +123,7 @@ def odd_part_of_factorial(n: int) -> mpz:
 )
 def test_pieces_multiply_to_the_odd_part(n, pieces, blocks_per_piece):
     parts = [
-        kernels.factorial_piece(n, piece, pieces, blocks_per_piece)
+        kernels.prime_piece(n, ((n, 1),), piece, pieces, blocks_per_piece)
         for piece in range(pieces)
     ]
     assert kernels.product_tree(parts) == odd_part_of_factorial(n)

@@ -1,0 +1,333 @@
+"""Binomials, multinomials, primorials, double and falling factorials.
+
+Each function validates its arguments, describes its value as a
+:class:`compute.products.Product`, and hands it to the engine that
+computes factorials (:func:`compute.api.run_products`): the same rules for
+where work runs, the same memory checks, the same stages on the dashboard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from dask.delayed import Delayed
+from gmpy2 import mpz
+
+from compute.api import check_products_here, run_products
+from compute.graph import products_graph
+from compute.plan import plan_products
+from compute.products import (
+    Product,
+    binomial_product,
+    double_factorial_product,
+    falling_factorial_product,
+    multinomial_product,
+    primorial_product,
+)
+from compute.validate import as_count, as_counts, as_pairs
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+
+def _one(product: Product, client: Client | None) -> mpz:
+    return run_products([product], client, positions=False)[0][0]
+
+
+def _delayed(product: Product) -> Delayed:
+    check_products_here([product], positions=False)
+    outputs, located = products_graph(plan_products([product]))
+    spot = located[product]
+    if spot.item is None:
+        return outputs[spot.output]
+    return outputs[spot.output][spot.item]  # type: ignore[index]
+
+
+def _binomial(n: object, k: object) -> Product:
+    return binomial_product(
+        as_count(n, name="n", function="binomial"),
+        as_count(k, name="k", function="binomial"),
+    )
+
+
+def _multinomial(ks: Iterable[int]) -> Product:
+    return multinomial_product(as_counts(ks, "ks", "k", "multinomial"))
+
+
+def _primorial(n: object) -> Product:
+    return primorial_product(as_count(n, function="primorial"))
+
+
+def _double_factorial(n: object) -> Product:
+    return double_factorial_product(as_count(n, function="double_factorial"))
+
+
+def _falling_factorial(n: object, k: object) -> Product:
+    return falling_factorial_product(
+        as_count(n, name="n", function="falling_factorial"),
+        as_count(k, name="k", function="falling_factorial"),
+    )
+
+
+def binomial(n: int, k: int, *, client: Client | None = None) -> mpz:
+    """Exact binomial coefficient ``n choose k``.
+
+    Large values are prime-power products with Kummer's exponents
+    ``v_p(n!) - v_p(k!) - v_p((n-k)!)``, split into pieces computed in
+    parallel; small ones are one call to GMP.
+
+    Parameters
+    ----------
+    n, k : int
+        Non-negative integers (any ``numbers.Integral``).
+    client : distributed.Client, optional
+        Where to run, as for :func:`compute.factorial`.
+
+    Returns
+    -------
+    gmpy2.mpz
+        Equal to ``gmpy2.comb(n, k)``: 0 when ``k > n``.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` or ``k`` is not an integer (``5.0`` included).
+    ValueError
+        If ``n`` or ``k`` is negative, or the result cannot fit in memory.
+
+    Examples
+    --------
+    >>> import compute
+    >>> compute.binomial(10, 3)
+    mpz(120)
+    """
+    return _one(_binomial(n, k), client)
+
+
+def binomial_many(
+    pairs: Iterable[tuple[int, int]], *, client: Client | None = None
+) -> list[mpz]:
+    """Exact binomial coefficients of many ``(n, k)`` pairs, in input order.
+
+    Duplicates are computed once. Small values are grouped into tasks of
+    balanced cost, large ones split into pieces.
+
+    Parameters
+    ----------
+    pairs : iterable of (int, int)
+        The ``(n, k)`` pairs.
+    client : distributed.Client, optional
+        Where to run, as for :func:`compute.factorial`.
+
+    Returns
+    -------
+    list of gmpy2.mpz
+        ``[gmpy2.comb(n, k) for n, k in pairs]``; ``[]`` for empty input.
+
+    Raises
+    ------
+    TypeError
+        If ``pairs`` or an item is not a pair of integers; the message names
+        the position.
+    ValueError
+        If a value is negative (named with its position), or the results
+        cannot fit in memory.
+
+    Examples
+    --------
+    >>> import compute
+    >>> [int(x) for x in compute.binomial_many([(5, 2), (4, 4), (3, 5)])]
+    [10, 1, 0]
+    """
+    products = [binomial_product(n, k) for n, k in as_pairs(pairs, "binomial")]
+    if not products:
+        return []
+    return run_products(products, client)[0]
+
+
+def multinomial(ks: Iterable[int], *, client: Client | None = None) -> mpz:
+    """Exact multinomial coefficient ``(sum ks)! / prod(k!)``.
+
+    Parameters
+    ----------
+    ks : iterable of int
+        Non-negative integers.
+    client : distributed.Client, optional
+        Where to run, as for :func:`compute.factorial`.
+
+    Returns
+    -------
+    gmpy2.mpz
+        The number of ways to arrange ``sum(ks)`` items in groups of the
+        sizes ``ks``; 1 for empty input.
+
+    Raises
+    ------
+    TypeError
+        If ``ks`` is not an iterable of integers; the message names the position.
+    ValueError
+        If a k is negative, or the result cannot fit in memory.
+
+    Examples
+    --------
+    >>> import compute
+    >>> compute.multinomial([2, 1, 1])
+    mpz(12)
+    """
+    return _one(_multinomial(ks), client)
+
+
+def primorial(n: int, *, client: Client | None = None) -> mpz:
+    """The product of the primes ``p <= n``.
+
+    Parameters
+    ----------
+    n : int
+        A non-negative integer.
+    client : distributed.Client, optional
+        Where to run, as for :func:`compute.factorial`.
+
+    Returns
+    -------
+    gmpy2.mpz
+        Equal to ``gmpy2.primorial(n)``.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` is not an integer.
+    ValueError
+        If ``n`` is negative, or the result cannot fit in memory.
+
+    Examples
+    --------
+    >>> import compute
+    >>> compute.primorial(10)
+    mpz(210)
+    """
+    return _one(_primorial(n), client)
+
+
+def double_factorial(n: int, *, client: Client | None = None) -> mpz:
+    """``n!! = n (n-2) (n-4) ...``, down to 1 or 2.
+
+    Parameters
+    ----------
+    n : int
+        A non-negative integer.
+    client : distributed.Client, optional
+        Where to run, as for :func:`compute.factorial`.
+
+    Returns
+    -------
+    gmpy2.mpz
+        Equal to ``gmpy2.double_fac(n)``.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` is not an integer.
+    ValueError
+        If ``n`` is negative, or the result cannot fit in memory.
+
+    Examples
+    --------
+    >>> import compute
+    >>> compute.double_factorial(9)
+    mpz(945)
+    """
+    return _one(_double_factorial(n), client)
+
+
+def falling_factorial(n: int, k: int, *, client: Client | None = None) -> mpz:
+    """``n (n-1) ... (n-k+1)``: the number of ordered choices of k of n items.
+
+    Parameters
+    ----------
+    n, k : int
+        Non-negative integers.
+    client : distributed.Client, optional
+        Where to run, as for :func:`compute.factorial`.
+
+    Returns
+    -------
+    gmpy2.mpz
+        Equal to ``math.perm(n, k)``: 0 when ``k > n``.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` or ``k`` is not an integer.
+    ValueError
+        If ``n`` or ``k`` is negative, or the result cannot fit in memory.
+
+    Examples
+    --------
+    >>> import compute
+    >>> compute.falling_factorial(10, 3)
+    mpz(720)
+    """
+    return _one(_falling_factorial(n, k), client)
+
+
+def binomial_delayed(n: int, k: int) -> Delayed:
+    """The graph of :func:`binomial` as a :class:`dask.delayed.Delayed`.
+
+    Checked and planned as :func:`compute.factorial_delayed` is.
+
+    Examples
+    --------
+    >>> import compute
+    >>> compute.binomial_delayed(10, 3).compute(scheduler="sync")
+    mpz(120)
+    """
+    return _delayed(_binomial(n, k))
+
+
+def multinomial_delayed(ks: Iterable[int]) -> Delayed:
+    """The graph of :func:`multinomial` as a :class:`dask.delayed.Delayed`.
+
+    Examples
+    --------
+    >>> import compute
+    >>> compute.multinomial_delayed([2, 1, 1]).compute(scheduler="sync")
+    mpz(12)
+    """
+    return _delayed(_multinomial(ks))
+
+
+def primorial_delayed(n: int) -> Delayed:
+    """The graph of :func:`primorial` as a :class:`dask.delayed.Delayed`.
+
+    Examples
+    --------
+    >>> import compute
+    >>> compute.primorial_delayed(10).compute(scheduler="sync")
+    mpz(210)
+    """
+    return _delayed(_primorial(n))
+
+
+def double_factorial_delayed(n: int) -> Delayed:
+    """The graph of :func:`double_factorial` as a :class:`dask.delayed.Delayed`.
+
+    Examples
+    --------
+    >>> import compute
+    >>> compute.double_factorial_delayed(9).compute(scheduler="sync")
+    mpz(945)
+    """
+    return _delayed(_double_factorial(n))
+
+
+def falling_factorial_delayed(n: int, k: int) -> Delayed:
+    """The graph of :func:`falling_factorial` as a :class:`dask.delayed.Delayed`.
+
+    Examples
+    --------
+    >>> import compute
+    >>> compute.falling_factorial_delayed(10, 3).compute(scheduler="sync")
+    mpz(720)
+    """
+    return _delayed(_falling_factorial(n, k))

@@ -1,0 +1,178 @@
+"""Every function as one exact product over the same engine.
+
+``n! = 2**(n - popcount(n)) * prod(p**v_p(n!))`` over odd primes (Legendre),
+and each function here is a ratio of factorials, a range, or the primes:
+
+- ``binomial(n, k) = n! / (k! (n-k)!)``: ``e_p = v_p(n!) - v_p(k!) - v_p((n-k)!)``
+  (Kummer);
+- ``multinomial(ks) = (sum ks)! / prod(k!)``;
+- ``double_factorial(2m+1) = (2m+1)! / (m! 2**m)``, ``double_factorial(2m) = 2**m m!``;
+- ``falling_factorial(n, k) = n! / (n-k)!``;
+- ``primorial(n)``: every prime ``p <= n`` once.
+
+A :class:`Product` says which, and how large it is. A large one is computed
+from *prime* pieces (exponents by Legendre's formula, as for ``n!``) when
+sieving up to its largest prime costs little next to the product, and
+otherwise as a *range* product ``(low, high]`` divided exactly by some
+factorials (``binomial(10**12, 10**7) = falling(10**12, 10**7) / (10**7)!``):
+the prime form would sieve 10**12 integers for a result of 2.3e8 bits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import gmpy2
+
+from compute.cost import factorial_bits
+from compute.factorial_digits import ratio_digit_count
+from compute.kernels import PRIME_FORM_LIMIT_PER_BIT
+
+# Results below this many bits are computed by GMP in one call when asked
+# for their digit count: cheaper than any logarithm.
+_EXACT_DIGITS_BITS = 1 << 16
+
+
+@dataclass(frozen=True)
+class Product:
+    """One exact value as a product: which function, and its factorial terms.
+
+    The value is ``2**two * prod(m! ** c for m, c in terms)``, except for the
+    primorial (``terms`` empty) and known zeros (``zero``).
+    """
+
+    kind: str  # the function's name on the dashboard and in messages
+    arguments: tuple[int, ...]
+    terms: tuple[tuple[int, int], ...]
+    two: int = 0
+    zero: bool = False
+
+    @property
+    def label(self) -> str:
+        """``binomial(10, 3)``, or ``5!`` for a factorial."""
+        if self.kind == "factorial":
+            return f"{self.arguments[0]}!"
+        shown = [str(a) for a in self.arguments[:6]]
+        if len(self.arguments) > 6:
+            shown.append(f"... ({len(self.arguments)} values)")
+        return f"{self.kind.replace('-', '_')}({', '.join(shown)})"
+
+    @cached_property
+    def bits(self) -> float:
+        """Estimated bits of the value (its log2; exact to a few bits)."""
+        if self.zero:
+            return 0.0
+        if self.kind == "primorial":
+            # Chebyshev's theta(n) = ln(primorial(n)) < 1.000028 n.
+            return 1.000028 * self.arguments[0] / math.log(2) + 1
+        if len(self.terms) == 1 and self.terms[0][1] == 1 and not self.two:
+            return factorial_bits(self.terms[0][0])
+        largest = max((m.bit_length() for m, _ in self.terms), default=1)
+        if largest > 1000:  # beyond any memory
+            return math.inf
+        with gmpy2.context(precision=64 + 2 * largest):
+            logarithm = gmpy2.mpfr(self.two) * gmpy2.log(2)
+            for m, coefficient in self.terms:
+                logarithm += coefficient * gmpy2.lngamma(m + 1)
+            return max(0.0, float(logarithm / gmpy2.log(2))) + 1
+
+    @property
+    def bytes(self) -> float:
+        """Estimated size of the value in bytes."""
+        return self.bits / 8
+
+    @property
+    def limit(self) -> int:
+        """The largest prime that can divide the value."""
+        if self.kind == "primorial":
+            return self.arguments[0]
+        return max((m for m, c in self.terms if c > 0), default=0)
+
+    @property
+    def prime_form(self) -> bool:
+        """Whether pieces come from primes (else from a range and a division)."""
+        return (
+            self.kind == "primorial"
+            or self.limit <= PRIME_FORM_LIMIT_PER_BIT * self.bits
+            or self.range is None
+        )
+
+    @property
+    def shift(self) -> int:
+        """The exponent of 2 in the value (the prime form leaves it out)."""
+        if self.kind == "primorial":
+            return 1 if self.arguments[0] >= 2 else 0
+        return self.two + sum(c * (m - m.bit_count()) for m, c in self.terms)
+
+    @property
+    def range(self) -> tuple[int, int, tuple[int, ...]] | None:
+        """``(low, high, divisors)``: the value is ``(low+1)...high / prod(d!)``.
+
+        None when the value has no such form (double factorials, primorials).
+        """
+        positive = [m for m, c in self.terms if c == 1]
+        negative = [m for m, c in self.terms for _ in range(-c) if c < 0]
+        if self.two or len(positive) != 1 or not negative:
+            return None
+        high, largest = positive[0], max(negative)
+        negative.remove(largest)
+        return largest, high, tuple(sorted(d for d in negative if d > 1))
+
+    def digit_count(self) -> int | None:
+        """Exact decimal digits from logarithms, or None if only the value can tell."""
+        if self.zero:
+            return 1
+        if self.kind == "primorial":
+            return None
+        return ratio_digit_count(self.terms, self.two)
+
+
+def _merged(terms: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Terms with equal m combined, zero coefficients and ``0! = 1! = 1`` dropped."""
+    counts: Counter[int] = Counter()
+    for m, coefficient in terms:
+        if m > 1:
+            counts[m] += coefficient
+    return tuple(sorted((m, c) for m, c in counts.items() if c))
+
+
+def factorial_product(n: int) -> Product:
+    """``n!``."""
+    return Product("factorial", (n,), ((n, 1),))
+
+
+def binomial_product(n: int, k: int) -> Product:
+    """``binomial(n, k)``, 0 when ``k > n``."""
+    if k > n:
+        return Product("binomial", (n, k), (), zero=True)
+    return Product("binomial", (n, k), _merged(((n, 1), (k, -1), (n - k, -1))))
+
+
+def multinomial_product(ks: Sequence[int]) -> Product:
+    """``(sum ks)! / prod(k!)``; 1 for no ks."""
+    terms = _merged(((sum(ks), 1), *((k, -1) for k in ks)))
+    return Product("multinomial", tuple(ks), terms)
+
+
+def primorial_product(n: int) -> Product:
+    """The product of the primes ``p <= n``."""
+    return Product("primorial", (n,), ())
+
+
+def double_factorial_product(n: int) -> Product:
+    """``n!! = n (n-2) (n-4) ...``, 1 for n of 0 or 1."""
+    m = n // 2
+    if n % 2:
+        return Product("double-factorial", (n,), _merged(((n, 1), (m, -1))), two=-m)
+    return Product("double-factorial", (n,), _merged(((m, 1),)), two=m)
+
+
+def falling_factorial_product(n: int, k: int) -> Product:
+    """``n (n-1) ... (n-k+1)``, 0 when ``k > n``."""
+    if k > n:
+        return Product("falling-factorial", (n, k), (), zero=True)
+    return Product("falling-factorial", (n, k), _merged(((n, 1), (n - k, -1))))
