@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import ParamSpec, TypeVar
 
@@ -33,6 +33,8 @@ _LEAF_WORDS = 32
 # A multiplication whose smaller operand has at least this many bits is split in
 # two halves multiplied in two threads (gmpy2 releases the GIL for them).
 THREADED_MULTIPLY_BITS = 1 << 22
+# Primes are handled this many at a time (see _piece_prime_chunks).
+_CHUNK = 1 << 16
 # Primes are sieved up to a product's largest prime only when that limit is at
 # most this many times its bits: a sieve costs about 3 ns per integer here, a
 # product about 30 ns per output bit (binomial(2e8, 1e8): 0.6 s of sieve,
@@ -86,18 +88,27 @@ def _small_primes(limit: int) -> np.ndarray:
 def primes_in_range(lo: int, hi: int) -> np.ndarray:
     """All primes ``p`` with ``lo <= p < hi``, ascending, as a uint64 array.
 
-    A segmented sieve: only base primes up to ``isqrt(hi - 1)`` are needed, so
-    memory is proportional to ``hi - lo``, not to ``hi``.
+    A segmented sieve over odd numbers only: only base primes up to
+    ``isqrt(hi - 1)`` are needed, so memory is proportional to ``hi - lo``,
+    not to ``hi`` (odd-only: 3e7 integers sieved in 0.034 s instead of 0.18 s).
     """
     lo = max(lo, 2)
     if hi <= lo:
         return np.zeros(0, dtype=np.uint64)
-    base = _small_primes(math.isqrt(hi - 1))
-    is_prime = np.ones(hi - lo, dtype=bool)
-    for p in base.tolist():
-        first = max(p * p, (lo + p - 1) // p * p)
-        is_prime[first - lo :: p] = False
-    return np.flatnonzero(is_prime).astype(np.uint64) + np.uint64(lo)
+    first_odd = lo | 1  # sieve index i stands for first_odd + 2 i
+    is_prime = np.ones(max(0, (hi - first_odd + 1) // 2), dtype=bool)
+    for p in _small_primes(math.isqrt(hi - 1))[1:].tolist():
+        first = max(p * p, (first_odd + p - 1) // p * p)
+        if first % 2 == 0:
+            first += p  # the first odd multiple
+        is_prime[(first - first_odd) // 2 :: p] = False
+    if first_odd == 1 and len(is_prime):
+        is_prime[0] = False  # 1 is not a prime
+    odd = np.flatnonzero(is_prime).astype(np.uint64) * np.uint64(2)
+    odd += np.uint64(first_odd)
+    if lo == 2:
+        return np.concatenate((np.array([2], dtype=np.uint64), odd))
+    return odd
 
 
 def legendre_exponents(primes: np.ndarray, n: int) -> np.ndarray:
@@ -162,7 +173,11 @@ def product_tree(factors: Sequence[mpz]) -> mpz:
 
 def product_of_values(values: np.ndarray) -> mpz:
     """Exact product of non-negative integers below 2**64, as an mpz."""
-    words = pack_words(values)
+    return product_of_words(pack_words(values))
+
+
+def product_of_words(words: Sequence[int]) -> mpz:
+    """Exact product of Python ints below 2**64 (packed words), as an mpz."""
     leaves = [
         mpz(math.prod(words[start : start + _LEAF_WORDS]))
         for start in range(0, len(words), _LEAF_WORDS)
@@ -186,26 +201,74 @@ def prime_power_product(primes: np.ndarray, exponents: np.ndarray) -> mpz:
     ``r = r*r * P_j``: each prime is multiplied in once per set bit, and the
     repeated factors are handled by squaring.
     """
+    words_by_bit: dict[int, list[int]] = {}
+    _add_words_by_bit(words_by_bit, primes, exponents)
+    return _horner(words_by_bit)
+
+
+def _add_words_by_bit(
+    words_by_bit: dict[int, list[int]], primes: np.ndarray, exponents: np.ndarray
+) -> None:
+    """Pack the primes whose exponent has bit j set into ``words_by_bit[j]``."""
     if len(primes) == 0:
-        return mpz(1)
-    result = mpz(1)
-    for bit in range(int(exponents.max()).bit_length() - 1, -1, -1):
+        return
+    for bit in range(int(exponents.max()).bit_length()):
         chosen = primes[((exponents >> bit) & 1) == 1]
-        factor = product_of_values(chosen) if chosen.size else mpz(1)
-        # r*r*P as r*(r*P): two near-balanced products cost less than a square
-        # followed by a very unbalanced multiplication once r is large.
-        result = result * (result * factor)
+        if chosen.size:
+            words_by_bit.setdefault(bit, []).extend(pack_words(chosen))
+
+
+def _horner(words_by_bit: dict[int, list[int]]) -> mpz:
+    """``prod(P_j ** 2**j)`` with ``P_j`` the product of ``words_by_bit[j]``."""
+    result = mpz(1)
+    for bit in range(max(words_by_bit, default=-1), -1, -1):
+        factor = product_of_words(words_by_bit.pop(bit, []))
+        # r*r*P as r*(r*P) while P is small next to r: two near-balanced
+        # products cost less than a square followed by a very unbalanced
+        # multiplication. A large P (the primes of exponent 1 in a binomial)
+        # goes last, after the square (binomial(2e8, 1e8): 6.2 s -> 5.4 s).
+        if 2 * factor.bit_length() > result.bit_length():
+            result = (result * result) * factor
+        else:
+            result = result * (result * factor)
     return result
 
 
-def piece_primes(n: int, piece: int, pieces: int, blocks_per_piece: int) -> np.ndarray:
+def piece_primes(
+    n: int,
+    piece: int,
+    pieces: int,
+    blocks_per_piece: int,
+    terms: Sequence[tuple[int, int]] | None,
+) -> np.ndarray:
     """The odd primes ``p <= n`` that piece ``piece`` of ``pieces`` takes.
 
     The small odd primes (those carrying most of the weight per prime) are
     dealt out one by one; the range above is cut into blocks of
-    ``n / (pieces * blocks_per_piece)`` integers dealt out round-robin. Each
-    piece thus holds a similar mix of primes, costs about the same, and sieves
-    only its own blocks. Together the pieces take every odd prime once.
+    ``n / (pieces * blocks_per_piece)`` integers, each given to the piece
+    with the least estimated weight so far, heaviest block first. Each piece
+    thus holds a similar mix of primes, costs about the same, and sieves only
+    its own blocks. Together the pieces take every odd prime once.
+
+    ``terms`` are the product's Legendre terms, or None for every prime once
+    (see :func:`prime_exponents`); they weigh the blocks.
+    """
+    chunks = list(_piece_prime_chunks(n, piece, pieces, blocks_per_piece, terms))
+    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.uint64)
+
+
+def _piece_prime_chunks(
+    n: int,
+    piece: int,
+    pieces: int,
+    blocks_per_piece: int,
+    terms: Sequence[tuple[int, int]] | None,
+) -> Iterator[np.ndarray]:
+    """:func:`piece_primes` in ascending arrays of at most ``_CHUNK`` primes.
+
+    Small arrays are reused from the heap; arrays of millions of primes are
+    fresh pages each time, and their page faults serialise the threads of a
+    process (binomial(2e8, 1e8), 2 pieces: 2.97 s -> 2.6 s).
     """
     block_size = max(1, -(-n // (pieces * blocks_per_piece)))
     # A block [a, a + block_size) holds prime weight (sum of e_p * log p) of
@@ -213,12 +276,55 @@ def piece_primes(n: int, piece: int, pieces: int, blocks_per_piece: int) -> np.n
     # the rest. Below this limit primes are dealt one by one instead.
     dealt_limit = min(n, max(math.isqrt(n), 4 * pieces * block_size))
     small = _small_primes(dealt_limit)[1:]  # 2 becomes a shift
-    chosen = [small[_dealt(len(small), piece, pieces)]]
+    dealt = small[_dealt(len(small), piece, pieces)]
+    for start in range(0, len(dealt), _CHUNK):
+        yield dealt[start : start + _CHUNK]
     blocks = -(-(n - dealt_limit) // block_size)
-    for block in _dealt(blocks, piece, pieces).tolist():
+    owners = _block_owners(dealt_limit + 1, blocks, block_size, n, terms, pieces)
+    for block in np.flatnonzero(owners == piece).tolist():
         lo = dealt_limit + 1 + block * block_size
-        chosen.append(primes_in_range(lo, min(n + 1, lo + block_size)))
-    return np.concatenate(chosen)
+        primes = primes_in_range(lo, min(n + 1, lo + block_size))
+        for start in range(0, len(primes), _CHUNK):
+            yield primes[start : start + _CHUNK]
+
+
+def _block_owners(
+    start: int,
+    blocks: int,
+    block_size: int,
+    n: int,
+    terms: Sequence[tuple[int, int]] | None,
+    pieces: int,
+) -> np.ndarray:
+    """The piece of each block of primes in ``[start, n]``, balancing weight.
+
+    Above ``isqrt(n)`` a prime's exponent is ``sum(c * (m // p))``, a step
+    function of p; with primes of density ``1/ln p`` each weighing
+    ``e_p log p``, a block weighs about its length times the mean exponent,
+    sampled across it. Blocks go heaviest first to the lightest piece
+    (binomial(2e8, 1e8) on 2 pieces: bits of the heavier over the lighter
+    1.14 dealt in turn, 1.00 by weight).
+    """
+    if blocks <= 0:
+        return np.zeros(0, dtype=np.int64)
+    lows = start + np.arange(blocks, dtype=np.float64) * block_size
+    highs = np.minimum(lows + block_size, n + 1)
+    samples = lows[:, None] + (highs - lows)[:, None] * (np.arange(32) + 0.5) / 32
+    if terms is None:
+        exponents = np.ones_like(samples)
+    else:
+        exponents = sum(
+            (c * np.floor(m / samples) for m, c in terms),
+            np.zeros_like(samples),
+        )
+    weights = (highs - lows) * exponents.mean(axis=1)
+    loads = np.zeros(pieces)
+    owners = np.empty(blocks, dtype=np.int64)
+    for block in np.argsort(-weights, kind="stable").tolist():
+        owner = int(np.argmin(loads))
+        owners[block] = owner
+        loads[owner] += weights[block]
+    return owners
 
 
 def _dealt(count: int, piece: int, pieces: int) -> np.ndarray:
@@ -283,10 +389,10 @@ def prime_piece(
         The product of ``p**e_p`` over this piece's odd primes
         (:func:`piece_primes`).
     """
-    primes = piece_primes(limit, piece, pieces, blocks_per_piece)
-    exponents = prime_exponents(primes, terms)
-    present = exponents > 0
-    return prime_power_product(primes[present], exponents[present])
+    words_by_bit: dict[int, list[int]] = {}
+    for primes in _piece_prime_chunks(limit, piece, pieces, blocks_per_piece, terms):
+        _add_words_by_bit(words_by_bit, primes, prime_exponents(primes, terms))
+    return _horner(words_by_bit)
 
 
 @releasing_gil

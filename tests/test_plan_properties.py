@@ -40,7 +40,7 @@ def test_every_n_is_planned_once_and_found_in_the_graph(ns, threads):
 @given(st.integers(2, 3 * 10**6), st.integers(1, 16), st.sampled_from([1, 8, 32]))
 def test_the_pieces_take_every_odd_prime_exactly_once(n, pieces, blocks):
     taken = np.concatenate(
-        [piece_primes(n, piece, pieces, blocks) for piece in range(pieces)]
+        [piece_primes(n, piece, pieces, blocks, ((n, 1),)) for piece in range(pieces)]
     )
     assert np.array_equal(np.sort(taken), _small_primes(n)[1:])
 
@@ -48,7 +48,7 @@ def test_the_pieces_take_every_odd_prime_exactly_once(n, pieces, blocks):
 def bits_per_piece(n: int, pieces: int) -> list[float]:
     weights = []
     for piece in range(pieces):
-        primes = piece_primes(n, piece, pieces, 32)
+        primes = piece_primes(n, piece, pieces, 32, ((n, 1),))
         exponents = legendre_exponents(primes, n)
         weights.append(float((exponents * np.log2(primes.astype(float))).sum()))
     return weights
