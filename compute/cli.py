@@ -1,4 +1,8 @@
-"""The ``compute`` command line: ``compute factorial N [N ...]``.
+"""The ``compute`` command line: ``compute factorial N [N ...]`` and friends.
+
+``compute binomial N K``, ``compute multinomial K1 K2 ...``, ``compute
+primorial N``, ``compute double-factorial N`` and ``compute
+falling-factorial N K`` take the same options for one value.
 
 By default it computes each n! and prints a summary line per n. ``--digits``
 prints only the exact digit counts and computes nothing, so it answers for
@@ -27,11 +31,12 @@ from gmpy2 import mpz
 
 from cluster import connect, scheduler_address
 from cluster.status import show_status_lines
-from compute.api import run_batch
+from compute.api import check_products_here, run_batch, run_products
+from compute.combinatorics import digit_count_of, requested_product
 from compute.decimal_conversion import decimal_chunks
 from compute.factorial_digits import factorial_digit_count
-from compute.output import describe_factorial
-from compute.plan import batch_seconds
+from compute.output import describe_factorial, describe_value
+from compute.plan import batch_seconds, products_seconds
 from compute.result_file import FORMATS, check_output, write_result
 from compute.validate import as_count, as_counts, check_fits_here
 
@@ -42,8 +47,18 @@ if TYPE_CHECKING:
 PROGRESS_SECONDS = 2.0
 
 
-def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
-    """The top-level parser and the ``factorial`` subcommand's."""
+# The subcommands beside ``factorial``: their arguments, and the function.
+_PRODUCT_COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "binomial": (("N", "K"), "binomial coefficient N choose K"),
+    "multinomial": (("K...",), "multinomial coefficient (K1+K2+...)! / (K1! K2! ...)"),
+    "primorial": (("N",), "product of the primes up to N"),
+    "double-factorial": (("N",), "N!! = N (N-2) (N-4) ..."),
+    "falling-factorial": (("N", "K"), "falling factorial N (N-1) ... (N-K+1)"),
+}
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser and each subcommand's."""
     parser = argparse.ArgumentParser(
         prog="compute",
         description="Exact big-integer computation on Dask.",
@@ -59,41 +74,71 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         ),
     )
     factorial.add_argument("ns", metavar="N", nargs="+", type=int, help="n >= 0")
-    factorial.add_argument(
-        "--scheduler",
-        metavar="ADDR",
-        help="Dask scheduler address (default: Dask's scheduler-address config)",
-    )
-    shown = factorial.add_mutually_exclusive_group()
-    shown.add_argument(
-        "--digits",
-        action="store_true",
-        help="print only the exact number of decimal digits of each n!, for any "
-        "n: computes nothing",
-    )
-    shown.add_argument(
-        "--print",
-        action="store_true",
-        help="print only the full decimal of each n!, with no digit limit",
-    )
+    _add_output_options(factorial, "n!", "each n!")
     factorial.add_argument(
         "--output",
         metavar="PATH",
         help="write each n! to PATH, replaced atomically; with several N, "
         "PATH must contain {n}",
     )
-    factorial.add_argument(
+    subcommands = {"factorial": factorial}
+    for command, (names, what) in _PRODUCT_COMMANDS.items():
+        subcommand = commands.add_parser(
+            command,
+            help=f"exact {what}",
+            description=(
+                f"Compute the {what} exactly and print a summary, on the same "
+                "engine and with the same options as compute factorial."
+            ),
+        )
+        for name in names:
+            subcommand.add_argument(
+                name.rstrip(".").lower(),
+                metavar=name.rstrip("."),
+                nargs="+" if name.endswith("...") else None,
+                type=int,
+                help=">= 0",
+            )
+        _add_output_options(subcommand, "the value", "the value")
+        subcommand.add_argument(
+            "--output", metavar="PATH", help="write the value to PATH, atomically"
+        )
+        subcommands[command] = subcommand
+    return parser, subcommands
+
+
+def _add_output_options(
+    subcommand: argparse.ArgumentParser, each: str, value: str
+) -> None:
+    """The options every subcommand shares, but --output."""
+    subcommand.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        help="Dask scheduler address (default: Dask's scheduler-address config)",
+    )
+    shown = subcommand.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--digits",
+        action="store_true",
+        help=f"print only the exact number of decimal digits of {each}, from "
+        "logarithms where they decide it",
+    )
+    shown.add_argument(
+        "--print",
+        action="store_true",
+        help=f"print only the full decimal of {value}, with no digit limit",
+    )
+    subcommand.add_argument(
         "--format",
         choices=FORMATS,
         help="file format for --output: decimal text (default), hexadecimal "
         "text, or raw big-endian bytes",
     )
-    factorial.add_argument(
+    subcommand.add_argument(
         "--report",
         metavar="FILE",
         help="save a Dask performance report (HTML) of the run; uses a cluster",
     )
-    return parser, factorial
 
 
 @dataclass(frozen=True)
@@ -157,20 +202,46 @@ def _computable(ns: list[int]) -> tuple[list[int], dict[int, str]]:
 
 
 @contextlib.contextmanager
-def _cluster_session(request: _Request) -> Iterator[Client | None]:
+def _cluster_session(
+    scheduler: str | None, report: str | None, status: TextIO
+) -> Iterator[Client | None]:
     """The client to run on (or None), and the report around the run."""
-    if not (request.scheduler or request.report):
+    if not (scheduler or report):
         yield None
         return
-    with connect(request.scheduler) as client, contextlib.ExitStack() as stack:
-        if request.report:
+    with connect(scheduler) as client, contextlib.ExitStack() as stack:
+        if report:
             from distributed import performance_report
 
             # Inline BokehJS: the report opens offline, with no CDN.
-            stack.enter_context(
-                performance_report(filename=request.report, mode="inline")
-            )
+            stack.enter_context(performance_report(filename=report, mode="inline"))
         yield client
+    if report:
+        print(f"performance report: {report}", file=status)
+
+
+def _print_decimal(value: mpz, used: Client | None) -> None:
+    for chunk in decimal_chunks(value, client=used):
+        sys.stdout.write(chunk)
+    sys.stdout.write("\n")
+
+
+def _write(
+    value: mpz, label: str, path: str, format: str, used: Client | None, status: TextIO
+) -> None:
+    start = time.perf_counter()
+    written = write_result(
+        value,
+        path,
+        format=format,
+        client=used,
+        progress=status if status.isatty() else None,
+    )
+    print(
+        f"wrote {label} to {written} ({written.stat().st_size} bytes, "
+        f"{format}) in {time.perf_counter() - start:.2f} s",
+        file=status,
+    )
 
 
 def _compute(
@@ -196,25 +267,11 @@ def _emit(
     """Print each result as asked, then write the files."""
     for n in request.ns:
         if request.print:
-            for chunk in decimal_chunks(values[n], client=used):
-                sys.stdout.write(chunk)
-            sys.stdout.write("\n")
+            _print_decimal(values[n], used)
         else:
             print(describe_factorial(n))
     for n, path in request.paths.items():
-        start = time.perf_counter()
-        written = write_result(
-            values[n],
-            path,
-            format=request.format,
-            client=used,
-            progress=status if status.isatty() else None,
-        )
-        print(
-            f"wrote {n}! to {written} ({written.stat().st_size} bytes, "
-            f"{request.format}) in {time.perf_counter() - start:.2f} s",
-            file=status,
-        )
+        _write(values[n], f"{n}!", path, request.format, used, status)
 
 
 def _factorial(request: _Request) -> int:
@@ -233,23 +290,65 @@ def _factorial(request: _Request) -> int:
             file=status,
         )
     values: dict[int, mpz] = {}
-    with _cluster_session(request) as client:
+    with _cluster_session(request.scheduler, request.report, status) as client:
         used = client
         if fitting:
             values, used = _compute(fitting, client, status)
         _emit(request, values, used, status)
-    if request.report:
-        print(f"performance report: {request.report}", file=status)
+    return 0
+
+
+def _product_command(command: str, arguments: argparse.Namespace) -> int:
+    """``compute binomial N K`` and the other subcommands beside factorial."""
+    names = _PRODUCT_COMMANDS[command][0]
+    product = requested_product(
+        command, *(getattr(arguments, name.rstrip(".").lower()) for name in names)
+    )
+    if arguments.output is None and arguments.format is not None:
+        raise ValueError("--format needs --output")
+    format = arguments.format or "dec"
+    if arguments.output is not None:
+        check_output(arguments.output, format)
+    if arguments.digits:
+        print(digit_count_of(product))
+        return 0
+    status = sys.stderr if arguments.print else sys.stdout
+    try:
+        check_products_here([product], positions=False)
+    except ValueError as refused:
+        if arguments.print or arguments.output:  # they need the value
+            raise
+        digits = digit_count_of(product)
+        print(f"{product.label} not computed ({refused}); it has {digits} digits")
+        return 0
+    with _cluster_session(arguments.scheduler, arguments.report, status) as client:
+        progress = status.isatty() and products_seconds([product]) > PROGRESS_SECONDS
+        start = time.perf_counter()
+        [value], used = run_products([product], client, progress, positions=False)
+        where = "this process" if used is None else scheduler_address(used)
+        print(
+            f"computed {product.label} in {time.perf_counter() - start:.3f} s "
+            f"on {where}",
+            file=status,
+        )
+        if arguments.print:
+            _print_decimal(value, used)
+        else:
+            print(describe_value(product.label, value))
+        if arguments.output is not None:
+            _write(value, product.label, arguments.output, format, used, status)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    parser, factorial = _parser()
+    parser, subcommands = _parser()
     arguments = parser.parse_args(argv)
     show_status_lines(prefix="compute: ")  # a cluster started or joined, its dashboard
     try:
-        return _factorial(_request(arguments))
+        if arguments.command == "factorial":
+            return _factorial(_request(arguments))
+        return _product_command(arguments.command, arguments)
     except KeyboardInterrupt:
         print("compute: interrupted", file=sys.stderr)
         return 130
@@ -259,11 +358,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + signal.SIGPIPE
     except (TypeError, ValueError) as error:
-        factorial.error(str(error))  # exits 2, with the subcommand's usage
+        subcommands[arguments.command].error(str(error))  # exits 2, with usage
     except (OSError, MemoryError) as error:
         print(f"compute: error: {error}", file=sys.stderr)
         return 1
-    return 1  # not reached: factorial.error exits
+    return 1  # not reached: error() exits
 
 
 def entry_point() -> None:

@@ -16,6 +16,7 @@ from gmpy2 import mpz
 
 from compute.api import check_products_here, run_products
 from compute.graph import products_graph
+from compute.output import digit_count
 from compute.plan import plan_products
 from compute.products import (
     Product,
@@ -68,6 +69,32 @@ def _falling_factorial(n: object, k: object) -> Product:
         as_count(n, name="n", function="falling_factorial"),
         as_count(k, name="k", function="falling_factorial"),
     )
+
+
+def requested_product(kind: str, *arguments: object) -> Product:
+    """The validated product that ``compute <kind> ARGUMENTS`` asks for."""
+    makers = {
+        "binomial": _binomial,
+        "multinomial": _multinomial,
+        "primorial": _primorial,
+        "double-factorial": _double_factorial,
+        "falling-factorial": _falling_factorial,
+    }
+    return makers[kind](*arguments)  # type: ignore[operator]
+
+
+def digit_count_of(product: Product) -> int:
+    """Exact decimal digits of ``product``'s value, computing it only if needed.
+
+    Logarithms decide the count unless the value lies within rounding of a
+    power of ten (``binomial(10, 1)``); then, and for primorials too large
+    for a log sum, the value is computed, which needs it to fit here.
+    """
+    count = product.digit_count()
+    if count is not None:
+        return count
+    check_products_here([product], positions=False)
+    return digit_count(run_products([product], None, positions=False)[0][0])
 
 
 def binomial(n: int, k: int, *, client: Client | None = None) -> mpz:

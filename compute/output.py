@@ -124,3 +124,20 @@ def describe_factorial(n: int, seconds: float | None = None, width: int = 12) ->
         f"{n}! has {digits} digits: {shown} followed by {_plural(zeros, 'zero')}"
         f"{timing}"
     )
+
+
+def describe_value(label: str, value: mpz, width: int = 12) -> str:
+    """One line about a computed value: its digits, first and last ones.
+
+    Examples
+    --------
+    >>> describe_value("binomial(10, 3)", gmpy2.mpz(120))
+    'binomial(10, 3) = 120 (3 digits)'
+    >>> describe_value("x", gmpy2.mpz(7) ** 50, width=4)
+    'x has 43 digits: 1798...0449'
+    """
+    digits = digit_count(value)
+    if digits <= 3 * width:
+        return f"{label} = {value} ({_plural(digits, 'digit')})"
+    last = (abs(mpz(value)) % mpz(10) ** width).digits(10).zfill(width)
+    return f"{label} has {digits} digits: {leading_digits(value, width)}...{last}"

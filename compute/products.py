@@ -27,14 +27,19 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import gmpy2
+import numpy as np
 
 from compute.cost import factorial_bits
 from compute.factorial_digits import ratio_digit_count
-from compute.kernels import PRIME_FORM_LIMIT_PER_BIT
+from compute.kernels import PRIME_FORM_LIMIT_PER_BIT, primes_in_range
 
 # Results below this many bits are computed by GMP in one call when asked
 # for their digit count: cheaper than any logarithm.
 _EXACT_DIGITS_BITS = 1 << 16
+# Primorial digit counts sum logarithms over sieved blocks of this many
+# integers, up to this n (beyond, the value itself must be computed).
+_PRIMORIAL_BLOCK = 1 << 24
+_PRIMORIAL_LOG_LIMIT = 10**11
 
 
 @dataclass(frozen=True)
@@ -126,9 +131,35 @@ class Product:
         """Exact decimal digits from logarithms, or None if only the value can tell."""
         if self.zero:
             return 1
+        if self.bits < _EXACT_DIGITS_BITS:
+            return None  # computing it is cheaper than any logarithm
         if self.kind == "primorial":
-            return None
+            return _primorial_digit_count(self.arguments[0])
         return ratio_digit_count(self.terms, self.two)
+
+
+def _primorial_digit_count(n: int) -> int | None:
+    """Digits of the primorial from ``sum(log10 p)``, or None if undecided.
+
+    The primes are sieved (about 3 s per 10**9 integers), never multiplied.
+    numpy's log10 is within 4 ulps; each block's ``math.fsum`` and the final
+    one round once, so the error bound below is certain.
+    """
+    if n > _PRIMORIAL_LOG_LIMIT:
+        return None
+    partial_sums, count = [], 0
+    for lo in range(2, n + 1, _PRIMORIAL_BLOCK):
+        primes = primes_in_range(lo, min(n + 1, lo + _PRIMORIAL_BLOCK))
+        partial_sums.append(math.fsum(np.log10(primes.astype(np.float64))))
+        count += len(primes)
+    total = math.fsum(partial_sums)
+    error = count * 4 * 2.0**-52 * math.log10(n) + (len(partial_sums) + 1) * math.ulp(
+        total
+    )
+    floor = math.floor(total)
+    if error < total - floor < 1 - error:
+        return floor + 1
+    return None
 
 
 def _merged(terms: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:

@@ -17,3 +17,12 @@ def summary_line(n: int, width: int = 12) -> str:
         significant = f"{significant[:width]}...{significant[-width:]}"
     unit = "zero" if zeros == 1 else "zeros"
     return f"{n}! has {len(digits)} digits: {significant} followed by {zeros} {unit}"
+
+
+def value_line(label: str, value: gmpy2.mpz, width: int = 12) -> str:
+    """The summary line of a computed value, as the README describes it."""
+    digits = value.digits(10)
+    if len(digits) <= 3 * width:
+        unit = "digit" if len(digits) == 1 else "digits"
+        return f"{label} = {digits} ({len(digits)} {unit})"
+    return f"{label} has {len(digits)} digits: {digits[:width]}...{digits[-width:]}"
