@@ -38,6 +38,12 @@ def pool_map(ns: Sequence[int], processes: int = 2) -> list[gmpy2.mpz]:
         return pool.map(gmpy2.fac, ns)
 
 
+def pool_comb(pairs: Sequence[tuple[int, int]], processes: int = 2) -> list[gmpy2.mpz]:
+    """``multiprocessing.Pool(2).starmap(gmpy2.comb, pairs)``, pool start included."""
+    with multiprocessing.Pool(processes) as pool:
+        return pool.starmap(gmpy2.comb, pairs)
+
+
 # The seed notebook's own script: a Python-loop factorial, printed in each
 # worker, mapped over a Pool, all results printed at the end.
 SEED_POOL_SCRIPT = """

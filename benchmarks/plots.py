@@ -113,3 +113,30 @@ def plot_decimal(rows: list[dict], path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def plot_combinatorics(rows: list[dict], path: Path) -> None:
+    """Median seconds of ours beside each gmpy2 (or Pool) anchor, per workload."""
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    labels = [row["workload"] for row in rows]
+    positions = range(len(rows))
+    ours = [row["ours_median_s"] for row in rows]
+    anchor = [row["anchor_median_s"] for row in rows]
+    axes.barh([p + 0.2 for p in positions], anchor, height=0.4, label="anchor")
+    axes.barh([p - 0.2 for p in positions], ours, height=0.4, label="ours (default)")
+    for p, row in zip(positions, rows, strict=True):
+        axes.text(
+            max(row["ours_median_s"], row["anchor_median_s"]) * 1.02,
+            p,
+            f"{row['ratio_median']:.2f}x of {row['anchor']}",
+            va="center",
+            fontsize=8,
+        )
+    axes.set_yticks(list(positions), labels, fontsize=8)
+    axes.set_xlabel("median seconds")
+    axes.set_title("Binomials, primorials, double factorials: ours vs gmpy2")
+    axes.set_xlim(0, max(anchor + ours) * 1.6)
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

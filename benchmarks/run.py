@@ -38,8 +38,9 @@ from distributed import Client, LocalCluster
 
 import compute
 from benchmarks import anchors
+from benchmarks.combinatorics import combinatorics_table
 from benchmarks.measure import interleaved, peaks, script_pair
-from benchmarks.plots import plot_decimal, plot_speedup, plot_times
+from benchmarks.plots import plot_combinatorics, plot_decimal, plot_speedup, plot_times
 from benchmarks.scaling import scaling_table
 from benchmarks.wire import wire_table
 from compute.cost import factorial_bytes
@@ -264,6 +265,17 @@ def report(results: dict) -> list[tuple[str, str, str, bool]]:
             m <= 4,
         )
     )
+    for row in results["combinatorics"]:
+        r = row["ratio_median"]
+        target = 0.25 if row["workload"].startswith("1000") else 0.75
+        rows.append(
+            (
+                f"{row['workload']} vs {row['anchor']}",
+                f"{r:.2f}x",
+                f"<= {target}x",
+                r <= target,
+            )
+        )
     return rows
 
 
@@ -293,6 +305,8 @@ def main() -> None:
         results["seed_warm"] = seed_warm(client)
         print("decimal conversion ...", flush=True)
         results["decimal"] = decimal(client)
+    print("binomials, primorials, double factorials ...", flush=True)
+    results["combinatorics"] = combinatorics_table(RUNS, QUICK)
     print("cold scripts ...", flush=True)
     results["cold"] = cold_scripts()
     print("memory ...", flush=True)
@@ -313,6 +327,7 @@ def main() -> None:
     plot_times(results["single"], RESULTS / "time_vs_n.png")
     plot_speedup(results["workers"], RESULTS / "speedup_vs_workers.png")
     plot_decimal(results["decimal"], RESULTS / "decimal_vs_n.png")
+    plot_combinatorics(results["combinatorics"], RESULTS / "combinatorics.png")
     print_tables(results, rows)
     sys.exit(0)
 
@@ -350,6 +365,13 @@ def print_tables(results: dict, rows: list[tuple[str, str, str, bool]]) -> None:
             f"  n={row['n']:.0e} ({row['digits']} digits): split on the cluster "
             f"{pair['ours_median_s']:.2f} ({pair['ratio_median']:.2f}x), "
             f"digits(10) {pair['anchor_median_s']:.2f}"
+        )
+    print("\nBinomials and friends (median s; pairwise ratio to the gmpy2 anchor):")
+    for row in results["combinatorics"]:
+        print(
+            f"  {row['workload']:<36} {row['ours_median_s']:.3f} "
+            f"({row['ratio_median']:.2f}x)  "
+            f"{row['anchor']} {row['anchor_median_s']:.3f}"
         )
     print("\nWorkers (n=1e7, median s; cluster / in-process pairwise):")
     for row in results["workers"]:

@@ -134,7 +134,7 @@ def describe_value(label: str, value: mpz, width: int = 12) -> str:
     >>> describe_value("binomial(10, 3)", gmpy2.mpz(120))
     'binomial(10, 3) = 120 (3 digits)'
     >>> describe_value("x", gmpy2.mpz(7) ** 50, width=4)
-    'x has 43 digits: 1798...0449'
+    'x has 43 digits: 1798...1249'
     """
     digits = digit_count(value)
     if digits <= 3 * width:

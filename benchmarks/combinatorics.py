@@ -1,0 +1,65 @@
+"""Binomials, primorials and double factorials against their gmpy2 one-liners."""
+
+from __future__ import annotations
+
+import random
+
+import gmpy2
+
+import compute
+from benchmarks import anchors
+from benchmarks.measure import interleaved
+
+
+def workloads(quick: bool) -> list[tuple[str, object, object, str]]:
+    """(name, ours, the gmpy2 anchor, anchor's name) for each large value."""
+    scale = 10 if quick else 1
+    n_binomial = 2 * 10**8 // scale
+    n_primorial = 10**8 // scale
+    n_double = 2 * 10**7 // scale + 1
+    return [
+        (
+            f"binomial({n_binomial:.0e}, {n_binomial // 2:.0e})",
+            lambda: compute.binomial(n_binomial, n_binomial // 2),
+            lambda: gmpy2.comb(n_binomial, n_binomial // 2),
+            "gmpy2.comb",
+        ),
+        (
+            f"primorial({n_primorial:.0e})",
+            lambda: compute.primorial(n_primorial),
+            lambda: gmpy2.primorial(n_primorial),
+            "gmpy2.primorial",
+        ),
+        (
+            f"double_factorial({n_double - 1:.0e} + 1)",
+            lambda: compute.double_factorial(n_double),
+            lambda: gmpy2.double_fac(n_double),
+            "gmpy2.double_fac",
+        ),
+    ]
+
+
+def combinatorics_table(runs: int, quick: bool) -> list[dict[str, object]]:
+    """Each workload with no configuration, in turn with its anchor."""
+    rows = []
+    for name, ours, anchor, anchor_name in workloads(quick):
+        pair = interleaved(ours, anchor, runs)  # type: ignore[arg-type]
+        rows.append({"workload": name, "anchor": anchor_name, **pair.summary()})
+        print(f"  {name}: ours/{anchor_name} = {pair.ratio:.2f}", flush=True)
+    generator = random.Random(2026)
+    pairs = []
+    for _ in range(1000):
+        n = generator.randint(10**4, 10**5)
+        pairs.append((n, generator.randint(0, n)))
+    pair = interleaved(
+        lambda: compute.binomial_many(pairs), lambda: anchors.pool_comb(pairs), runs
+    )
+    rows.append(
+        {
+            "workload": "1000 binomials, n in [1e4, 1e5]",
+            "anchor": "Pool(2).starmap(gmpy2.comb)",
+            **pair.summary(),
+        }
+    )
+    print(f"  1000 binomials: ours/Pool(2) = {pair.ratio:.2f}", flush=True)
+    return rows
