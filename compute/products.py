@@ -79,6 +79,11 @@ class Product:
         largest = max((m.bit_length() for m, _ in self.terms), default=1)
         if largest > 1000:  # beyond any memory
             return math.inf
+        if largest <= 50:  # lgamma's rounding is far below a bit here
+            logarithm = self.two * math.log(2) + sum(
+                c * math.lgamma(m + 1) for m, c in self.terms
+            )
+            return max(0.0, logarithm / math.log(2)) + 1
         with gmpy2.context(precision=64 + 2 * largest):
             logarithm = gmpy2.mpfr(self.two) * gmpy2.log(2)
             for m, coefficient in self.terms:
