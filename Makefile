@@ -4,7 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv browser demo test lint format bench clean
+.PHONY: venv browser demo test lint format bench cluster-sim clean
+
+# COMPUTE_TEST_NETNS=0 leaves out the network-namespace tests (they need root).
+NETNS_TESTS := $(if $(filter 0,$(COMPUTE_TEST_NETNS)),--ignore=tests/test_netns.py,)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +20,10 @@ venv: $(STAMP)
 ## browser: Debian's headless Chromium and its driver, for the dashboard test.
 ## Installed with apt-get when run as root; otherwise a one-line instruction.
 browser:
+	@if ! command -v tc >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's iproute2 (network-namespace tests)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null; \
+	fi
 	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
 		:; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -35,13 +42,18 @@ demo: $(STAMP)
 
 ## test: lint (ruff, mypy), format check and the whole suite
 test: lint browser $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(NETNS_TESTS)
 
 ## bench: ours against the anchors, interleaved; writes benchmarks/results/ (~25 min)
 ## (BENCH_QUICK=1 make bench: a short smoke run into benchmarks/results/quick/)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.run
+
+## cluster-sim: a scheduler and two workers, each a host with its own network
+## namespace on a private bridge (root); RATE=1gbit limits the links. Ctrl-C ends it.
+cluster-sim: $(STAMP)
+	$(BIN)/python -m tests.netns
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import logging
 import sys
 import threading
 from typing import TYPE_CHECKING
@@ -54,7 +56,26 @@ def close_shared() -> None:
         return
     if interrupted:
         _stop_local_workers(client)
-    client.close(timeout=10)
+    if client.status == "running":
+        client.close(timeout=10)
+        return
+    # The scheduler was lost (its link cut, say): closing cancels the client's
+    # attempt to reconnect, which distributed would log as an ERROR with a
+    # CancelledError traceback after our own clear ConnectionError.
+    reconnect_log = logging.getLogger("distributed.client")
+    reconnect_log.addFilter(_drop_cancelled)
+    try:
+        client.close(timeout=10)
+    finally:
+        reconnect_log.removeFilter(_drop_cancelled)
+
+
+def _drop_cancelled(record: logging.LogRecord) -> bool:
+    """A logging filter: False for a record of a cancelled coroutine."""
+    return not (
+        record.exc_info is not None
+        and isinstance(record.exc_info[1], asyncio.CancelledError)
+    )
 
 
 def current_client() -> Client | None:

@@ -1,0 +1,278 @@
+"""Hosts with their own network stack: namespaces on a private bridge.
+
+``hosts(count, rate=...)`` builds ``count`` network namespaces, each with one
+veth link to a Linux bridge in this namespace and an address from
+198.18.0.0/15 (RFC 2544's range for network benchmarks). The bridge has no
+address and no other port, and the namespaces have no default route, so
+nothing they send can leave the bridge. With ``rate`` each link is limited
+both ways by a ``tc tbf`` qdisc. A link can be cut and restored.
+
+Everything this creates is named ``ct<pid>...`` (this process's id). On exit,
+normal or not, it kills every process in its namespaces, deletes them (their
+veth ends go with them) and the bridge. Namespaces and bridges left by a
+process that no longer exists (one killed with SIGKILL) are removed at the
+next start; nothing else is touched.
+
+Run ``python -m tests.netns`` (``make cluster-sim``) for a cluster to try by
+hand: a scheduler and two workers, each on its own host, until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+# The third octet of 198.18.X.0/24 is the pid's residue, so two runs at once
+# (two checkouts) do not share a subnet.
+_NAME = re.compile(r"^ct(\d+)(?:h\d+|v\d+|br)$")
+
+
+class NetnsUnavailable(RuntimeError):
+    """Network namespaces cannot be made here (not root, or no ``ip``)."""
+
+
+def _ip(*args: str, namespace: str | None = None, check: bool = True) -> str:
+    command = ["ip", *args] if namespace is None else ["ip", "-n", namespace, *args]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    if check and finished.returncode:
+        raise RuntimeError(f"{' '.join(command)}: {finished.stderr.strip()}")
+    return finished.stdout
+
+
+def _tc(*args: str, namespace: str | None = None) -> None:
+    command = ["tc", *args]
+    if namespace is not None:
+        command = ["ip", "netns", "exec", namespace, *command]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    if finished.returncode:
+        raise RuntimeError(f"{' '.join(command)}: {finished.stderr.strip()}")
+
+
+def check_available() -> None:
+    """Raise :class:`NetnsUnavailable` with a one-line reason if namespaces are out."""
+    if os.geteuid() != 0:
+        raise NetnsUnavailable(
+            "network-namespace tests need root (ip netns add); run make test as "
+            "root, or leave them out with COMPUTE_TEST_NETNS=0"
+        )
+    for tool in ("ip", "tc"):
+        if subprocess.run(["which", tool], capture_output=True).returncode:
+            raise NetnsUnavailable(
+                f"network-namespace tests need '{tool}' (Debian: iproute2), or "
+                "COMPUTE_TEST_NETNS=0 to leave them out"
+            )
+
+
+@dataclass
+class Host:
+    """One namespace: its name, its address, and the bridge side of its link."""
+
+    namespace: str
+    address: str
+    link: str  # the veth end on the bridge, in this namespace
+
+    def command(self, args: Sequence[str]) -> list[str]:
+        """``args`` run inside this host's namespace."""
+        return ["ip", "netns", "exec", self.namespace, *args]
+
+
+@dataclass
+class Network:
+    """Hosts on one private bridge; see the module docstring."""
+
+    bridge: str
+    hosts: list[Host]
+    rate: str | None
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    def start(
+        self, host: Host, args: Sequence[str], env: dict[str, str], **popen: object
+    ) -> subprocess.Popen:
+        """Start ``args`` on ``host``, in its own process group; killed at the end."""
+        process = subprocess.Popen(
+            host.command(args),
+            env=env,
+            start_new_session=True,
+            **popen,  # type: ignore[arg-type]
+        )
+        self.processes.append(process)
+        return process
+
+    def run(
+        self, host: Host, args: Sequence[str], env: dict[str, str], timeout: float
+    ) -> subprocess.CompletedProcess:
+        """Run ``args`` on ``host`` to completion, text output captured."""
+        process = self.start(
+            host, args, env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        finally:
+            _kill_group(process)
+        return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
+
+    def cut(self, host: Host) -> None:
+        """Take ``host``'s link down: it stays up, but nothing reaches it."""
+        _ip("link", "set", host.link, "down")
+
+    def restore(self, host: Host) -> None:
+        """Bring ``host``'s link back up."""
+        _ip("link", "set", host.link, "up")
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=30)
+
+
+def _kill_namespace_processes(namespace: str) -> None:
+    """SIGKILL every process running inside ``namespace`` and wait for them."""
+    pids = [int(pid) for pid in _ip("netns", "pids", namespace, check=False).split()]
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            psutil.Process(pid).wait(timeout=max(0.1, deadline - time.monotonic()))
+
+
+def _remove(hosts: list[Host], bridge: str) -> None:
+    for host in hosts:
+        _kill_namespace_processes(host.namespace)
+        # Deleting one end of a veth pair deletes both, at once; a namespace
+        # deleted first would take its end with it only some time later.
+        _ip("link", "delete", host.link, check=False)
+        _ip("netns", "delete", host.namespace, check=False)
+    _ip("link", "delete", bridge, check=False)
+
+
+def remove_stale() -> list[str]:
+    """Remove namespaces and bridges of ``ct<pid>`` runs whose process is gone."""
+    removed = []
+    names = [line.split()[0] for line in _ip("netns", "list").splitlines() if line]
+    links = re.findall(r"^\d+: (ct\d+\w+)[:@]", _ip("-o", "link", "show"), re.M)
+    for name in names + links:
+        match = _NAME.match(name)
+        if match and not psutil.pid_exists(int(match.group(1))):
+            if name in links:
+                _ip("link", "delete", name, check=False)
+            else:
+                _kill_namespace_processes(name)
+                _ip("netns", "delete", name, check=False)
+            removed.append(name)
+    return removed
+
+
+def _limit(device: str, rate: str, namespace: str | None = None) -> None:
+    # A token bucket: a burst of 64 kB, packets queued at most 50 ms.
+    _tc(
+        "qdisc", "add", "dev", device, "root", "tbf", "rate", rate,
+        "burst", "64kb", "latency", "50ms",
+        namespace=namespace,
+    )  # fmt: skip
+
+
+@contextlib.contextmanager
+def hosts(count: int, rate: str | None = None) -> Iterator[Network]:
+    """``count`` hosts on a private bridge, optionally rate-limited; see above."""
+    check_available()
+    remove_stale()
+    prefix = f"ct{os.getpid()}"
+    subnet = f"198.18.{os.getpid() % 250}"
+    bridge = f"{prefix}br"
+    network = Network(bridge, [], rate)
+    try:
+        _ip("link", "add", bridge, "type", "bridge")
+        _ip("link", "set", bridge, "up")
+        for number in range(count):
+            namespace = f"{prefix}h{number}"
+            link = f"{prefix}v{number}"
+            _ip("netns", "add", namespace)
+            network.hosts.append(Host(namespace, f"{subnet}.{number + 1}", link))
+            _ip("link", "add", link, "type", "veth", "peer", "name", "eth0",
+                "netns", namespace)  # fmt: skip
+            _ip("link", "set", link, "master", bridge)
+            _ip("link", "set", link, "up")
+            _ip("addr", "add", f"{subnet}.{number + 1}/24", "dev", "eth0",
+                namespace=namespace)  # fmt: skip
+            _ip("link", "set", "eth0", "up", namespace=namespace)
+            _ip("link", "set", "lo", "up", namespace=namespace)
+            if rate is not None:
+                _limit(link, rate)  # towards the host
+                _limit("eth0", rate, namespace)  # from the host
+        yield network
+    finally:
+        for process in network.processes:
+            _kill_group(process)
+        _remove(network.hosts, bridge)
+
+
+def existing() -> list[str]:
+    """Names of namespaces and bridges of this process's networks (for tests)."""
+    prefix = f"ct{os.getpid()}"
+    names = [line.split()[0] for line in _ip("netns", "list").splitlines() if line]
+    links = re.findall(r"^\d+: (ct\d+\w+)[:@]", _ip("-o", "link", "show"), re.M)
+    return [name for name in names + links if name.startswith(prefix)]
+
+
+def _simulate() -> int:
+    """Bring up a scheduler and two workers on their own hosts until Ctrl-C."""
+    from tests.remote import clean_env
+
+    dask = str(Path(sys.executable).parent / "dask")
+    rate = os.environ.get("RATE") or None
+    env = clean_env(Path("/tmp"))
+    log_path = Path(tempfile.gettempdir()) / f"cluster-sim-{os.getpid()}.log"
+    log = log_path.open("w")
+    with hosts(4, rate=rate) as network:
+        scheduler, *workers, client = network.hosts
+        address = f"tcp://{scheduler.address}:8786"
+        network.start(
+            scheduler,
+            [dask, "scheduler", "--host", scheduler.address,
+             "--dashboard-address", f"{scheduler.address}:8787"],
+            env, stdout=log, stderr=log,
+        )  # fmt: skip
+        for number, worker in enumerate(workers):
+            network.start(
+                worker,
+                [dask, "worker", address, "--host", worker.address, "--nthreads",
+                 "1", "--name", f"host-{number + 1}", "--no-dashboard"],
+                env, stdout=log, stderr=log,
+            )  # fmt: skip
+        print(
+            f"scheduler {address} (namespace {scheduler.namespace}); dashboard "
+            f"http://{scheduler.address}:8787/status\n"
+            + "".join(
+                f"worker {w.address} (namespace {w.namespace})\n" for w in workers
+            )
+            + f"links {rate or 'unlimited'}; try it from the client host:\n"
+            f"  ip netns exec {client.namespace} env DASK_SCHEDULER_ADDRESS={address}"
+            f" {sys.executable} -m compute factorial 10000000 --scheduler {address}\n"
+            f"  ip netns exec {scheduler.namespace} curl -s "
+            f"http://{scheduler.address}:8787/status | head\n"
+            f"Dask's logs: {log_path}. Ctrl-C takes it all down.",
+            flush=True,
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+    print("taken down: no namespace, link or process left", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_simulate())
