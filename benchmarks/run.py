@@ -40,10 +40,12 @@ import compute
 from benchmarks import anchors
 from benchmarks.combinatorics import combinatorics_table
 from benchmarks.measure import interleaved, peaks, script_pair
+from benchmarks.network import network_table
 from benchmarks.plots import plot_combinatorics, plot_decimal, plot_speedup, plot_times
 from benchmarks.scaling import scaling_table
 from benchmarks.wire import wire_table
 from compute.cost import factorial_bytes
+from tests import netns
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 RESULTS = Path(__file__).parent / "results" / ("quick" if QUICK else "")
@@ -314,6 +316,14 @@ def main() -> None:
     print("workers 1-2 ...", flush=True)
     results["workers"] = workers()
     results["scaling"] = scaling_table()
+    print("hosts in namespaces, 1 Gbit/s and unlimited links ...", flush=True)
+    try:
+        netns.check_available()
+    except netns.NetnsUnavailable as reason:
+        results["network"] = {"not_run": str(reason)}
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            results["network"] = network_table(RUNS, Path(folder))
     print("mpz transfer ...", flush=True)
     results["wire"] = wire_table(runs=3 if QUICK else 5)
     results["environment"] = {
@@ -380,6 +390,18 @@ def print_tables(results: dict, rows: list[tuple[str, str, str, bool]]) -> None:
             f"  {row['workers']} : in-process {pair['anchor_median_s']:.3f}  "
             f"cluster {pair['ours_median_s']:.3f} ({pair['ratio_median']:.2f}x)"
         )
+    network = results["network"]
+    print("\nOn hosts with their own network (median s; 1 Gbit/s vs unlimited links):")
+    for name, row in network.get("rows", {}).items():
+        moved = row["bytes_moved"] / 1e6
+        print(
+            f"  {name:<6} 1 Gbit/s {row['gbit_s']:.2f}  unlimited "
+            f"{row['unlimited_s']:.2f}  moved {moved:.0f} MB = "
+            f"{row['bytes_over_rate_s']:.2f} s at the rate; predicted "
+            f"{row['predicted_gbit_s']:.2f}"
+        )
+    if "not_run" in network:
+        print(f"  not run: {network['not_run']}")
     print("\nTargets (each beside its anchor, measured in turn with it):")
     for workload, measured, target, met in rows:
         print(f"  {'met ' if met else 'MISS'}  {workload:<44} {measured:>18}  {target}")

@@ -15,8 +15,15 @@ import math
 from compute.cost import factorial_bits, factorial_seconds, multiply_seconds
 
 
-def split_costs(n: int, pieces: int) -> tuple[float, float]:
-    """``(work, critical_path)`` in single-thread seconds for ``pieces`` pieces."""
+def split_costs(
+    n: int, pieces: int, link_bytes_per_second: float | None = None
+) -> tuple[float, float]:
+    """``(work, critical_path)`` in single-thread seconds for ``pieces`` pieces.
+
+    With ``link_bytes_per_second``, workers are hosts on links of that rate:
+    each product on the path first receives one operand from another worker,
+    and the result then crosses to the client.
+    """
     piece_seconds = factorial_seconds(n) / pieces
     bits = factorial_bits(n)
     work = piece_seconds * pieces
@@ -26,8 +33,16 @@ def split_costs(n: int, pieces: int) -> tuple[float, float]:
         products = math.ceil(pieces / 2**level)
         product_seconds = multiply_seconds(operand_bits, operand_bits)
         work += products * product_seconds
-        critical += product_seconds
+        critical += product_seconds + transfer_seconds(
+            operand_bits / 8, link_bytes_per_second
+        )
+    critical += transfer_seconds(bits / 8, link_bytes_per_second)
     return work, critical
+
+
+def transfer_seconds(size: float, link_bytes_per_second: float | None) -> float:
+    """Seconds for ``size`` bytes to cross one link (0 without a link)."""
+    return 0.0 if link_bytes_per_second is None else size / link_bytes_per_second
 
 
 def scaling_table(
