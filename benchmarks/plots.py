@@ -136,7 +136,7 @@ def plot_combinatorics(rows: list[dict], path: Path) -> None:
     axes.set_xlabel("median seconds")
     axes.set_title("Binomials, primorials, double factorials: ours vs gmpy2")
     axes.set_xlim(0, max(anchor + ours) * 1.6)
-    axes.legend(loc="lower right")
+    axes.legend(loc="upper right")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
