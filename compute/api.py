@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, TypeVar
 
 from dask.delayed import Delayed
 from gmpy2 import mpz
@@ -11,7 +11,7 @@ from gmpy2 import mpz
 from cluster.connect import scheduler_address
 from compute.capacity import cluster_capacity, in_process_threads, machine_bytes
 from compute.execute import choose_client, run_in_process, run_on_cluster
-from compute.graph import batch_graph, pick, products_graph
+from compute.graph import Located, batch_graph, pick, products_graph
 from compute.plan import batch_seconds, plan_batch, plan_products, products_seconds
 from compute.products import Product
 from compute.validate import (
@@ -24,6 +24,32 @@ from compute.validate import (
 
 if TYPE_CHECKING:
     from distributed import Client
+
+
+_Key = TypeVar("_Key")
+
+
+def _run_planned(
+    client: Client | None,
+    seconds: float,
+    build: Callable[[int], tuple[list[Delayed], dict[_Key, Located]]],
+    check_cluster: Callable[[float, str], None],
+    progress: bool,
+) -> tuple[list[object], dict[_Key, Located], Client | None]:
+    """Choose where to run, build the graph for its threads, and run it.
+
+    ``build(threads)`` gives the outputs and where each value will be;
+    ``check_cluster(worker_bytes, where)`` refuses work too large for the
+    chosen cluster's workers before anything is sent.
+    """
+    client = choose_client(client, seconds)
+    if client is None:
+        outputs, located = build(in_process_threads())
+        return run_in_process(outputs, progress), located, None
+    worker_bytes, threads = cluster_capacity(client)
+    check_cluster(worker_bytes, f"the cluster at {scheduler_address(client)}")
+    outputs, located = build(threads)
+    return run_on_cluster(outputs, client, progress), located, client
 
 
 def run_batch(
@@ -42,16 +68,15 @@ def run_batch(
     # is checked before a cluster is chosen, let alone started.
     check_fits_here(values, positions)
     distinct = sorted(set(values))
-    client = choose_client(client, batch_seconds(distinct))
-    if client is None:
-        outputs, located = batch_graph(plan_batch(distinct, in_process_threads()))
-        computed = run_in_process(outputs, progress)
-    else:
-        worker_bytes, threads = cluster_capacity(client)
-        where = f"the cluster at {scheduler_address(client)}"
-        check_fits(values, worker_bytes, machine_bytes(), where, positions)
-        outputs, located = batch_graph(plan_batch(distinct, threads))
-        computed = run_on_cluster(outputs, client, progress)
+    computed, located, client = _run_planned(
+        client,
+        batch_seconds(distinct),
+        lambda threads: batch_graph(plan_batch(distinct, threads)),
+        lambda worker_bytes, where: check_fits(
+            values, worker_bytes, machine_bytes(), where, positions
+        ),
+        progress,
+    )
     by_n = {n: pick(computed, located[n]) for n in distinct}
     return [by_n[n] for n in values], client
 
@@ -90,16 +115,15 @@ def run_products(
     """
     check_products_here(products, positions)
     distinct = list(dict.fromkeys(products))
-    client = choose_client(client, products_seconds(distinct))
-    if client is None:
-        outputs, located = products_graph(plan_products(distinct, in_process_threads()))
-        computed = run_in_process(outputs, progress)
-    else:
-        worker_bytes, threads = cluster_capacity(client)
-        where = f"the cluster at {scheduler_address(client)}"
-        check_sizes(_sizes(products, positions), worker_bytes, machine_bytes(), where)
-        outputs, located = products_graph(plan_products(distinct, threads))
-        computed = run_on_cluster(outputs, client, progress)
+    computed, located, client = _run_planned(
+        client,
+        products_seconds(distinct),
+        lambda threads: products_graph(plan_products(distinct, threads)),
+        lambda worker_bytes, where: check_sizes(
+            _sizes(products, positions), worker_bytes, machine_bytes(), where
+        ),
+        progress,
+    )
     by_product = {product: pick(computed, located[product]) for product in distinct}
     return [by_product[product] for product in products], client
 
