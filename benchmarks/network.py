@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmarks.scaling import split_costs
 from tests import netns
-from tests.remote import DASK, clean_env
+from tests.remote import clean_env
 
 RATE_BITS = 10**9  # 1 Gbit/s
 CLIENT_SCRIPT = """
@@ -65,20 +65,9 @@ def _run(rate: str | None, runs: int, ns: list[int], folder: Path) -> dict:
     log = (folder / f"cluster-{rate or 'unlimited'}.log").open("w")
     with netns.hosts(4, rate=rate) as network:
         scheduler, *workers, client = network.hosts
-        address = f"tcp://{scheduler.address}:8786"
-        network.start(
-            scheduler,
-            [DASK, "scheduler", "--host", scheduler.address,
-             "--dashboard-address", f"{scheduler.address}:0"],
-            env, stdout=log, stderr=log,
-        )  # fmt: skip
-        for worker in workers:
-            network.start(
-                worker,
-                [DASK, "worker", address, "--host", worker.address,
-                 "--nthreads", "1", "--no-dashboard"],
-                env, stdout=log, stderr=log,
-            )  # fmt: skip
+        address = network.start_scheduler(scheduler, env, log)
+        for number, worker in enumerate(workers):
+            network.start_worker(worker, address, env, log, f"host-{number + 1}")
         finished = network.run(
             client,
             [sys.executable, str(script), address, json.dumps(ns), str(runs)],

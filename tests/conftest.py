@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dask.config
 import pytest
 from distributed import Client, LocalCluster
 from distributed.diagnostics.plugin import SchedulerPlugin
@@ -32,6 +33,16 @@ def client(no_configured_scheduler):
     ):
         session_client.register_plugin(GraphCounter())
         yield session_client
+
+
+@pytest.fixture(params=["cluster", "in-process"])
+def where(request, client) -> dict:
+    """Keyword arguments that run a call on the session cluster or on threads here."""
+    if request.param == "cluster":
+        yield {"client": client}
+    else:
+        with dask.config.set({"compute.execution": "in-process"}):
+            yield {}
 
 
 @pytest.fixture

@@ -26,3 +26,17 @@ def value_line(label: str, value: gmpy2.mpz, width: int = 12) -> str:
         unit = "digit" if len(digits) == 1 else "digits"
         return f"{label} = {digits} ({len(digits)} {unit})"
     return f"{label} has {len(digits)} digits: {digits[:width]}...{digits[-width:]}"
+
+
+def multinomial_value(ks: list[int]) -> gmpy2.mpz:
+    """GMP's binomials: (k1+k2)!/(k1! k2!) * (k1+k2+k3)!/((k1+k2)! k3!) ..."""
+    value, total = gmpy2.mpz(1), 0
+    for k in ks:
+        total += k
+        value *= gmpy2.comb(total, k)
+    return value
+
+
+def falling_value(n: int, k: int) -> gmpy2.mpz:
+    """``n! / (n-k)!`` by gmpy2.fac, 0 when ``k > n``."""
+    return gmpy2.divexact(gmpy2.fac(n), gmpy2.fac(n - k)) if k <= n else gmpy2.mpz(0)

@@ -30,8 +30,11 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import psutil
+
+from tests.remote import DASK, clean_env
 
 # The third octet of 198.18.X.0/24 is the pid's residue, so two runs at once
 # (two checkouts) do not share a subnet.
@@ -121,6 +124,35 @@ class Network:
         finally:
             _kill_group(process)
         return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
+
+    def start_scheduler(
+        self, host: Host, env: dict[str, str], output: IO, **options: str
+    ) -> str:
+        """``dask scheduler`` on ``host``, port 8786; returns its address.
+
+        ``options`` are ``protocol`` (default tcp) and ``dashboard_port``
+        (default 0: any free port).
+        """
+        protocol = options.get("protocol", "tcp")
+        dashboard = f"{host.address}:{options.get('dashboard_port', '0')}"
+        self.start(
+            host,
+            [DASK, "scheduler", "--host", host.address, "--protocol", protocol,
+             "--dashboard-address", dashboard],
+            env, stdout=output, stderr=output,
+        )  # fmt: skip
+        return f"{protocol}://{host.address}:8786"
+
+    def start_worker(
+        self, host: Host, address: str, env: dict[str, str], output: IO, name: str
+    ) -> None:
+        """A single-threaded ``dask worker`` on ``host``, joining ``address``."""
+        self.start(
+            host,
+            [DASK, "worker", address, "--host", host.address, "--nthreads", "1",
+             "--name", name, "--no-dashboard"],
+            env, stdout=output, stderr=output,
+        )  # fmt: skip
 
     def cut(self, host: Host) -> None:
         """Take ``host``'s link down: it stays up, but nothing reaches it."""
@@ -231,29 +263,15 @@ def existing() -> list[str]:
 
 def _simulate() -> int:
     """Bring up a scheduler and two workers on their own hosts until Ctrl-C."""
-    from tests.remote import clean_env
-
-    dask = str(Path(sys.executable).parent / "dask")
     rate = os.environ.get("RATE") or None
     env = clean_env(Path("/tmp"))
     log_path = Path(tempfile.gettempdir()) / f"cluster-sim-{os.getpid()}.log"
     log = log_path.open("w")
     with hosts(4, rate=rate) as network:
         scheduler, *workers, client = network.hosts
-        address = f"tcp://{scheduler.address}:8786"
-        network.start(
-            scheduler,
-            [dask, "scheduler", "--host", scheduler.address,
-             "--dashboard-address", f"{scheduler.address}:8787"],
-            env, stdout=log, stderr=log,
-        )  # fmt: skip
+        address = network.start_scheduler(scheduler, env, log, dashboard_port="8787")
         for number, worker in enumerate(workers):
-            network.start(
-                worker,
-                [dask, "worker", address, "--host", worker.address, "--nthreads",
-                 "1", "--name", f"host-{number + 1}", "--no-dashboard"],
-                env, stdout=log, stderr=log,
-            )  # fmt: skip
+            network.start_worker(worker, address, env, log, f"host-{number + 1}")
         print(
             f"scheduler {address} (namespace {scheduler.namespace}); dashboard "
             f"http://{scheduler.address}:8787/status\n"

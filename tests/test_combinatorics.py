@@ -21,19 +21,7 @@ from compute.products import (
     multinomial_product,
     primorial_product,
 )
-
-
-def multinomial_reference(ks: list[int]) -> gmpy2.mpz:
-    """GMP's binomials: (k1+k2)!/(k1! k2!) * (k1+k2+k3)!/((k1+k2)! k3!) ..."""
-    value, total = gmpy2.mpz(1), 0
-    for k in ks:
-        total += k
-        value *= gmpy2.comb(total, k)
-    return value
-
-
-def falling_reference(n: int, k: int) -> gmpy2.mpz:
-    return gmpy2.divexact(gmpy2.fac(n), gmpy2.fac(n - k)) if k <= n else gmpy2.mpz(0)
+from tests.expected import falling_value, multinomial_value
 
 
 def smallest_split(make) -> int:
@@ -51,16 +39,6 @@ def smallest_split(make) -> int:
 SPLIT_BINOMIAL = smallest_split(lambda m: binomial_product(2 * m, m))
 SPLIT_PRIMORIAL = smallest_split(primorial_product)
 SPLIT_DOUBLE = smallest_split(double_factorial_product)
-
-
-@pytest.fixture(params=["cluster", "in-process"])
-def where(request, client) -> dict:
-    """Keyword arguments that run a call on the session cluster or on threads here."""
-    if request.param == "cluster":
-        yield {"client": client}
-    else:
-        with dask.config.set({"compute.execution": "in-process"}):
-            yield {}
 
 
 @pytest.fixture
@@ -89,7 +67,7 @@ def test_primorial_and_double_factorial_edges(n):
     "ks", [[], [0], [5], [0, 0], [2, 1, 1], [3, 0, 4], [1] * 30, [100, 200, 300]]
 )
 def test_multinomial_edges(ks):
-    assert compute.multinomial(ks) == multinomial_reference(ks)
+    assert compute.multinomial(ks) == multinomial_value(ks)
 
 
 @pytest.mark.parametrize("m", [SPLIT_BINOMIAL - 1, SPLIT_BINOMIAL])
@@ -110,11 +88,11 @@ def test_double_factorial_on_both_sides_of_the_split(where, n):
 def test_large_falling_factorial_and_multinomial(where):
     n, k = 2 * 10**6, 15 * 10**5
     assert split_product(falling_factorial_product(n, k), 2) is not None
-    assert compute.falling_factorial(n, k, **where) == falling_reference(n, k)
+    assert compute.falling_factorial(n, k, **where) == falling_value(n, k)
     ks = [6 * 10**5, 5 * 10**5, 4 * 10**5, 7]
     with dask.config.set({"compute.split-seconds": 0.01}):
         assert split_product(multinomial_product(ks), 2) is not None
-        assert compute.multinomial(ks, **where) == multinomial_reference(ks)
+        assert compute.multinomial(ks, **where) == multinomial_value(ks)
 
 
 @pytest.mark.parametrize(
@@ -142,7 +120,7 @@ def test_both_forms_of_split_binomials_and_falling_factorials(cheap_splits, n, k
 def test_split_multinomial_in_range_form(cheap_splits):
     ks = [10**9, 20, 30]
     assert not multinomial_product(ks).prime_form
-    assert compute.multinomial(ks) == multinomial_reference(ks)
+    assert compute.multinomial(ks) == multinomial_value(ks)
     assert compute.multinomial(ks) == gmpy2.comb(10**9 + 50, 50) * gmpy2.comb(50, 20)
 
 
@@ -176,7 +154,7 @@ def test_random_binomial_batches_in_input_order(client, pairs):
 @given(st.lists(st.integers(0, 400), max_size=8))
 def test_random_multinomials(ks):
     with dask.config.set({"compute.split-seconds": 1e-6}):
-        assert compute.multinomial(ks) == multinomial_reference(ks)
+        assert compute.multinomial(ks) == multinomial_value(ks)
 
 
 def test_empty_batch_and_duplicates(client, graphs_submitted):

@@ -15,16 +15,6 @@ from tests.test_plan import smallest_split_n
 SPLIT_N = smallest_split_n()
 
 
-@pytest.fixture(params=["cluster", "in-process"])
-def where(request, client) -> dict:
-    """Keyword arguments that run a call on the session cluster or on threads here."""
-    if request.param == "cluster":
-        yield {"client": client}
-    else:
-        with dask.config.set({"compute.execution": "in-process"}):
-            yield {}
-
-
 @pytest.mark.parametrize("n", [0, 1, 2, 20, 21, 63, 64, SPLIT_N - 1, SPLIT_N])
 def test_single_values_including_both_sides_of_the_split(where, n):
     assert compute.factorial(n, **where) == gmpy2.fac(n)

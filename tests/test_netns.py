@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests import netns
-from tests.remote import DASK, clean_env
+from tests.remote import clean_env
 
 SEED = [5310, 5263, 7854]
 SCRIPT = """
@@ -75,16 +75,10 @@ def start_cluster(
 ) -> str:
     """``dask scheduler`` on the first host, ``dask worker`` on the next two."""
     scheduler, *workers = network.hosts[:3]
-    address = f"{protocol}://{scheduler.address}:8786"
     output = log.open("w")
-    network.start(
-        scheduler,
-        [DASK, "scheduler", "--host", scheduler.address, "--protocol", protocol,
-         "--dashboard-address", f"{scheduler.address}:0"],
-        env, stdout=output, stderr=output,
-    )  # fmt: skip
+    address = network.start_scheduler(scheduler, env, output, protocol=protocol)
     for number, worker in enumerate(workers):
-        start_worker(network, worker, address, env, output, f"host-{number + 1}")
+        network.start_worker(worker, address, env, output, f"host-{number + 1}")
     ready = network.run(
         network.hosts[3], [sys.executable, "-c", WORKERS, address, "2"], env, 90
     )
@@ -92,12 +86,15 @@ def start_cluster(
     return address
 
 
-def start_worker(network, worker, address, env, output, name) -> None:
-    network.start(
-        worker,
-        [DASK, "worker", address, "--host", worker.address, "--nthreads", "1",
-         "--name", name, "--no-dashboard"],
-        env, stdout=output, stderr=output,
+def start_script(network, env, tmp_path, ns, address) -> subprocess.Popen:
+    """The user's script for ``ns`` on the client host, output piped."""
+    script = tmp_path / "big.py"
+    script.write_text(SCRIPT.format(ns=ns))
+    return network.start(
+        network.hosts[3],
+        [sys.executable, str(script)],
+        {**env, "DASK_SCHEDULER_ADDRESS": address},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
 
@@ -170,14 +167,7 @@ def test_a_cut_worker_link_is_recomputed_elsewhere_then_replaced(
     log = tmp_path / "cluster.log"
     address = start_cluster(network, scheduler_env, "tcp", log)
     n = 2 * 10**7
-    script = tmp_path / "big.py"
-    script.write_text(SCRIPT.format(ns=[n]))
-    user = network.start(
-        network.hosts[3],
-        [sys.executable, str(script)],
-        {**env, "DASK_SCHEDULER_ADDRESS": address},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    user = start_script(network, env, tmp_path, [n], address)
     busy = wait_for_busy_worker(network, env, address)
     victim = next(host for host in network.hosts[1:3] if host.address in busy)
     cut = time.monotonic()
@@ -192,7 +182,7 @@ def test_a_cut_worker_link_is_recomputed_elsewhere_then_replaced(
     # network, a supervisor (here, the test) starts it again, and work runs.
     network.restore(victim)
     with log.open("a") as output:
-        start_worker(network, victim, address, env, output, "replacement")
+        network.start_worker(victim, address, env, output, "replacement")
     ready = network.run(
         network.hosts[3], [sys.executable, "-c", WORKERS, address, "2"], env, 90
     )
@@ -204,14 +194,7 @@ def test_a_cut_worker_link_is_recomputed_elsewhere_then_replaced(
 
 def test_a_cut_scheduler_link_fails_clearly_within_the_bound(network, env, tmp_path):
     address = start_cluster(network, env, "tcp", tmp_path / "cluster.log")
-    script = tmp_path / "big.py"
-    script.write_text(SCRIPT.format(ns=[5 * 10**7]))
-    user = network.start(
-        network.hosts[3],
-        [sys.executable, str(script)],
-        {**env, "DASK_SCHEDULER_ADDRESS": address},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    user = start_script(network, env, tmp_path, [5 * 10**7], address)
     wait_for_busy_worker(network, env, address)
     cut = time.monotonic()
     network.cut(network.hosts[0])
