@@ -99,14 +99,10 @@ def start_script(network, env, tmp_path, ns, address) -> subprocess.Popen:
 
 
 def run_script(network, env, tmp_path, ns, address, timeout=300):
-    script = tmp_path / "user_script.py"
-    script.write_text(SCRIPT.format(ns=ns))
-    return network.run(
-        network.hosts[3],
-        [sys.executable, str(script)],
-        {**env, "DASK_SCHEDULER_ADDRESS": address},
-        timeout,
-    )
+    """The user's script for ``ns`` on the client host, run to its exit."""
+    user = start_script(network, env, tmp_path, ns, address)
+    stdout, stderr = user.communicate(timeout=timeout)  # killed at teardown if late
+    return subprocess.CompletedProcess(user.args, user.returncode, stdout, stderr)
 
 
 @pytest.fixture
