@@ -1,0 +1,215 @@
+"""Distributed multiplication: one product as a Dask graph across workers.
+
+A product of two chunked values (lists of delayed chunks, lowest first, see
+:mod:`compute.toom`) becomes the stages
+
+``toom-evaluation`` -> ``part-product`` -> ``part-split`` -> ``interpolate``
+-> ``carry-summary`` -> ``carry-chain`` -> ``carry``
+
+whose part products run on different workers. Toom-k does ``2k - 1`` part
+products of ``1/k`` of the size: about 1.7-1.8x one product's work for k = 3..4,
+with the longest task about ``1/k`` of it. Cutting only one operand would cap
+the gain at 2x (``a * b/k`` costs about half of ``a * b`` under FFT), so it is
+used only when one operand is already much shorter than the other.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dask.delayed import Delayed
+from gmpy2 import mpz
+
+from compute import toom
+from compute.config import setting
+from compute.cost import MAX_WAYS
+from compute.tasks import items, task
+
+Chunks = list[Delayed]
+
+
+@dataclass(frozen=True)
+class ChunkedGraph:
+    """A value the graph leaves in chunks on the workers, lowest first."""
+
+    chunks: Chunks
+    chunk_bits: int
+
+
+# What a graph computes: a value, or a value left in chunks on the workers.
+Output = Delayed | ChunkedGraph
+
+
+def whole(output: Output) -> Delayed:
+    """``output`` as one delayed value: graphs planned without a cluster are."""
+    if isinstance(output, ChunkedGraph):
+        raise TypeError("a value spread over workers has no single delayed task")
+    return output
+
+
+def chunks_of(
+    value: object, chunk_bits: int, count: int, label: int, shift: int = 0
+) -> Chunks:
+    """A delayed (or computed) value, times ``2**shift``, as ``count`` chunks."""
+    whole = task("chunk", label, toom.to_chunks, value, chunk_bits, count, shift)
+    return items("chunk", label, whole, count)
+
+
+def chunk_count(bits: float, chunk_bits: int) -> int:
+    """Chunks of ``chunk_bits`` that hold a value of ``bits`` bits (at least 1)."""
+    return max(1, math.ceil(bits / chunk_bits))
+
+
+def default_chunk_bits() -> int:
+    """``compute.chunk-bytes`` in bits, rounded down to whole 64-bit limbs."""
+    return max(64, int(setting("chunk-bytes")) * 8 // 64 * 64)
+
+
+def ways_for(threads: int) -> int:
+    """Toom's k for a product that has ``threads`` worker threads to itself.
+
+    The ``2k - 1`` part products run in one round when ``2k - 1 <= threads``;
+    below 3 threads, Toom-3 still cuts the largest task to a third.
+    """
+    return max(3, min(MAX_WAYS, (threads + 1) // 2))
+
+
+def ways_to_fit(result_bytes: float, worker_bytes: float, factor: float) -> int:
+    """The least Toom k whose part products (``2/k`` of the operands) fit a worker."""
+    return max(
+        2, min(MAX_WAYS, math.ceil(factor * result_bytes / max(worker_bytes, 1)))
+    )
+
+
+def _layout(long: int, short: int, ways: int) -> tuple[str, int, int]:
+    """``(scheme, ways, part_chunks)`` for operands of ``long >= short`` chunks."""
+    ways = max(1, min(ways, long))
+    part = math.ceil(long / ways)
+    if ways == 1:
+        return "single", 1, long
+    if short <= part:  # b fits one part: cut a only
+        return "cut", math.ceil(long / part), part
+    return "toom", ways, part
+
+
+def product(
+    a: Sequence[object],
+    b: Sequence[object],
+    chunk_bits: int,
+    ways: int,
+    label: int,
+    keep: int | None = None,
+) -> Chunks:
+    """The ``keep`` chunks (default ``len(a) + len(b)``) of ``a * b``, by Toom-k.
+
+    ``ways`` 1 multiplies in one task. ``ways`` >= 2 splits the work: Toom-k
+    for operands of similar length, a cut of the longer one into parts as
+    long as the shorter one otherwise.
+    """
+    if len(a) < len(b):
+        a, b = b, a
+    keep = len(a) + len(b) if keep is None else keep
+    scheme, ways, part = _layout(len(a), len(b), ways)
+    if scheme == "single":
+        whole = task(
+            "part-product", label, toom.part_product, chunk_bits, list(a), list(b)
+        )
+        return chunks_of(whole, chunk_bits, keep, label)
+    if scheme == "cut":
+        products = [
+            task(
+                "part-product",
+                label,
+                toom.part_product,
+                chunk_bits,
+                list(a[start : start + part]),
+                list(b),
+            )
+            for start in range(0, len(a), part)
+        ]
+        width = part + len(b)
+        matrix = tuple(tuple(int(i == j) for j in range(ways)) for i in range(ways))
+        return _recombine(products, width, matrix, 1, part, keep, chunk_bits, label)
+    zero = mpz(0)
+    size = 2 * ways - 1
+
+    def evaluated(operand: Sequence[object]) -> list[Chunks]:
+        by_slice = []
+        for s in range(part):
+            slices = [
+                operand[i * part + s] if i * part + s < len(operand) else zero
+                for i in range(ways)
+            ]
+            values = task("toom-evaluation", label, toom.evaluate_slice, ways, slices)
+            by_slice.append(items("toom-evaluation", label, values, size))
+        return [[by_slice[s][j] for s in range(part)] for j in range(size)]
+
+    a_points, b_points = evaluated(a), evaluated(b)
+    products = [
+        task(
+            "part-product",
+            label,
+            toom.part_product,
+            chunk_bits,
+            a_points[j],
+            b_points[j],
+        )
+        for j in range(size)
+    ]
+    matrix, divisor = toom.interpolation(ways)
+    # Evaluated parts grow by a few bits (|A(p)| < 2**(part*C + 8)), so each
+    # part product fits 2 * part + 1 chunks.
+    width = 2 * part + 1
+    return _recombine(products, width, matrix, divisor, part, keep, chunk_bits, label)
+
+
+def _recombine(
+    products: Sequence[Delayed],
+    width: int,
+    matrix: Sequence[Sequence[int]],
+    divisor: int,
+    offset: int,
+    keep: int,
+    chunk_bits: int,
+    label: int,
+) -> Chunks:
+    """``sum_i (sum_j M[i][j] w_j) / D * 2**(i*offset*C)`` as ``keep`` chunks."""
+    split = [
+        items(
+            "part-split",
+            label,
+            task("part-split", label, toom.signed_chunks, w, chunk_bits, width),
+            width,
+        )
+        for w in products
+    ]
+    total = (len(matrix) - 1) * offset + width
+    combined = []
+    for u in range(total):
+        coefficients, chunks = [], []
+        for i, row in enumerate(matrix):
+            t = u - i * offset
+            if 0 <= t < width:
+                for j, entry in enumerate(row):
+                    if entry:
+                        coefficients.append(entry)
+                        chunks.append(split[j][t])
+        combined.append(
+            task("interpolate", label, toom.combine, tuple(coefficients), chunks)
+        )
+    bound = toom.carry_bound(matrix)
+    summaries = [
+        task("carry-summary", label, toom.carry_summary, c, chunk_bits, divisor, bound)
+        for c in combined
+    ]
+    chain = task(
+        "carry-chain", label, toom.carry_chain, summaries, chunk_bits, divisor, keep
+    )
+    return [
+        task(
+            "carry", label, toom.carry_apply, combined[u], chain, u, chunk_bits, divisor
+        )
+        for u in range(min(keep, total))
+    ] + [task("carry", label, toom.zero_chunk, u) for u in range(total, keep)]
