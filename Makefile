@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv browser demo test lint format bench cluster-sim clean
+.PHONY: venv browser demo test lint format bench bench-huge cluster-sim clean
 
 # COMPUTE_TEST_NETNS=0 leaves out the network-namespace tests (they need root).
 NETNS_TESTS := $(if $(filter 0,$(COMPUTE_TEST_NETNS)),--ignore=tests/test_netns.py,)
@@ -49,6 +49,12 @@ test: lint browser $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.run
+
+## bench-huge: 10**9! with no configuration against gmpy2.fac(10**9), time and the
+## peak memory of every process (~20 min); writes benchmarks/results/huge.json
+bench-huge: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m benchmarks.huge
 
 ## cluster-sim: a scheduler and two workers, each a host with its own network
 ## namespace on a private bridge (root); RATE=1gbit limits the links. Ctrl-C ends it.

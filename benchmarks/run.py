@@ -40,10 +40,12 @@ from distributed import Client, LocalCluster
 import compute
 from benchmarks import anchors
 from benchmarks.combinatorics import combinatorics_table
+from benchmarks.critical_path import critical_path_table
 from benchmarks.measure import interleaved, peaks, script_pair
 from benchmarks.network import network_table
 from benchmarks.plots import plot_combinatorics, plot_decimal, plot_speedup, plot_times
-from benchmarks.scaling import scaling_table
+from benchmarks.scaling import scaling_table, spread_table
+from benchmarks.spread import product_table, spread_memory
 from benchmarks.wire import wire_table
 from compute.cost import factorial_bytes
 from tests import netns
@@ -325,6 +327,14 @@ def main() -> None:
     print("workers 1-2 ...", flush=True)
     results["workers"] = workers()
     results["scaling"] = scaling_table()
+    results["scaling_spread"] = spread_table()
+    print("one n spread over workers: task-stream critical paths ...", flush=True)
+    results["critical_path"] = critical_path_table(10**7 if QUICK else 5 * 10**7)
+    print("distributed products and n = 5e7 on four 1 GiB workers ...", flush=True)
+    results["spread"] = {
+        "products": product_table(RUNS),
+        "memory_bound": spread_memory(),
+    }
     print("hosts in namespaces, 1 Gbit/s and unlimited links ...", flush=True)
     try:
         netns.check_available()
@@ -377,6 +387,46 @@ def print_tables(results: dict, rows: list[tuple[str, str, str, bool]]) -> None:
             f"{row['n']:>8.0e} {row['pieces']:>6} {row['work_s']:>9.2f} "
             f"{row['critical_path_s']:>10.2f} {row['busy_workers']:>5.2f}"
         )
+    print(
+        "\nSpread graph model (one single-thread worker each): speedup over one thread"
+    )
+    print(
+        f"{'n':>8} {'workers':>7} {'ways':>18} {'critical s':>10} {'busy':>6} "
+        f"{'speedup':>7}"
+    )
+    for row in results["scaling_spread"]:
+        ways = ",".join(str(k) for k in row["ways"]) or "-"
+        print(
+            f"{row['n']:>8.0e} {row['workers']:>7} {ways:>18} "
+            f"{row['critical_path_s']:>10.2f} {row['busy_workers']:>6.1f} "
+            f"{row['speedup_vs_one_thread']:>7.2f}"
+        )
+    print("\nTask-stream work and critical path (s) against the model:")
+    for row in results["critical_path"]:
+        print(
+            f"  n={row['n']:.0e} on {row['workers']} workers, ways {row['ways']}: "
+            f"measured work {row['measured_work_s']:.1f} path "
+            f"{row['measured_critical_path_s']:.1f} (busy "
+            f"{row['measured_busy_workers']:.2f}); model work "
+            f"{row['model_work_s']:.1f} "
+            f"path {row['model_critical_path_s']:.1f} (busy "
+            f"{row['model_busy_workers']:.2f}); exact {row['exact']}"
+        )
+    print(
+        "\nDistributed product of two 100 Mbit numbers "
+        "(median s, ratio to one gmpy2 multiply):"
+    )
+    for row in results["spread"]["products"]:
+        print(
+            f"  {row['workers']} workers: {row['distributed_s']:.3f} "
+            f"({row['ratio']:.2f}x)  gmpy2 {row['gmpy2_s']:.3f}"
+        )
+    bound = results["spread"]["memory_bound"]
+    print(
+        f"  n={bound['n']:.0e} on four 1 GiB workers: {bound['seconds']:.1f} s, exact "
+        f"{bound['exact']}, paused {bound['paused']}, restarted {bound['restarted']}, "
+        f"worker peaks {[round(b / 2**20) for b in bound['worker_peak_bytes']]} MiB"
+    )
     print("\nDecimal conversion of n! (median s; pairwise ratio to digits(10)):")
     for row in results["decimal"]:
         pair = row["ours_cluster"]

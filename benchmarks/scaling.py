@@ -65,3 +65,107 @@ def scaling_table(
                 }
             )
     return rows
+
+
+# Linear stages of a distributed product, seconds per bit, measured here on
+# 1 MiB chunks (gmpy2 2.3 / GMP 6.3): cutting a value into chunks (halving),
+# assembling an operand from its signed slices; evaluating k parts at 2k-1
+# points costs about 0.045 ns per input bit per way (k = 16: 0.71 ns), an
+# interpolated output chunk 0.15 ns per bit per way (k = 16: 2.5 ns) and its
+# carry 0.15 ns per bit.
+CHUNKING_SECONDS_PER_BIT = 1.9e-10
+ASSEMBLY_SECONDS_PER_BIT = 5.6e-10
+EVALUATION_SECONDS_PER_BIT_PER_WAY = 4.5e-11
+INTERPOLATION_SECONDS_PER_BIT_PER_WAY = 1.5e-10
+CARRY_SECONDS_PER_BIT = 1.5e-10
+# Dask's own cost of one task on the critical path (scheduling, a transfer).
+TASK_OVERHEAD_SECONDS = 0.005
+
+
+def spread_level_costs(
+    operand_bits: float, products: int, ways: int, workers: int
+) -> tuple[float, float]:
+    """``(work, critical_path)`` of one tree level of distributed products."""
+    points = 2 * ways - 1
+    part_bits = operand_bits / ways
+    part = (
+        multiply_seconds(part_bits, part_bits)
+        + 2 * ASSEMBLY_SECONDS_PER_BIT * part_bits  # assemble both operands
+        + CHUNKING_SECONDS_PER_BIT * 2 * part_bits  # cut the part product
+    )
+    evaluation = EVALUATION_SECONDS_PER_BIT_PER_WAY * max(ways, 4) * operand_bits
+    recombination = (
+        INTERPOLATION_SECONDS_PER_BIT_PER_WAY * max(ways, 3) + CARRY_SECONDS_PER_BIT
+    ) * (2 * operand_bits)
+    work = products * (points * part + 2 * evaluation + recombination)
+    rounds = math.ceil(points * products / workers)
+    chunks_per_worker = max(1, products * 2 * operand_bits / 2**25 / workers)
+    linear = (2 * evaluation + recombination) / max(1.0, workers / products)
+    critical = rounds * part + min(linear, 2 * evaluation + recombination)
+    critical += 5 * TASK_OVERHEAD_SECONDS * math.ceil(chunks_per_worker)
+    return work, critical
+
+
+def spread_costs(n: int, workers: int) -> dict[str, object]:
+    """Work and critical path of n! as the planner builds it for ``workers``.
+
+    One single-thread worker each; memory is taken as ample, so only the
+    speed rule spreads levels (``compute.plan.spread_for``).
+    """
+    from compute.plan import split_for
+
+    split = split_for(n, workers, math.inf)
+    if split is None:
+        seconds = factorial_seconds(n)
+        return {"pieces": 1, "ways": [], "work_s": seconds, "critical_path_s": seconds}
+    pieces, bits = split.pieces, factorial_bits(n)
+    piece_seconds = factorial_seconds(n) / pieces
+    work, critical = piece_seconds * pieces, piece_seconds * math.ceil(pieces / workers)
+    ways = list(split.spread.ways) if split.spread is not None else []
+    levels = math.ceil(math.log2(pieces))
+    for level in range(1, levels + 1):
+        operand_bits = bits * 2 ** (level - 1) / pieces
+        products = math.ceil(pieces / 2**level)
+        from_top = levels - level
+        if from_top < len(ways):
+            if from_top == len(ways) - 1:  # values cut into chunks first
+                critical += CHUNKING_SECONDS_PER_BIT * operand_bits
+                work += 2 * products * CHUNKING_SECONDS_PER_BIT * operand_bits
+            level_work, level_critical = spread_level_costs(
+                operand_bits, products, ways[from_top], workers
+            )
+        else:
+            level_work = products * multiply_seconds(operand_bits, operand_bits)
+            level_critical = multiply_seconds(operand_bits, operand_bits) * math.ceil(
+                products / workers
+            )
+        work += level_work
+        critical += level_critical
+    return {
+        "pieces": pieces,
+        "ways": ways,
+        "work_s": work,
+        "critical_path_s": critical,
+    }
+
+
+def spread_table(
+    ns: tuple[int, ...] = (10**7, 10**8, 10**9, 10**10),
+    workers: tuple[int, ...] = (2, 4, 8, 16, 32, 64, 128, 256),
+) -> list[dict[str, object]]:
+    """The model of the spread graph: path, busy workers, speedup over one thread."""
+    rows = []
+    for n in ns:
+        one_thread = factorial_seconds(n)
+        for count in workers:
+            costs = spread_costs(n, count)
+            rows.append(
+                {
+                    "n": n,
+                    "workers": count,
+                    **costs,
+                    "busy_workers": costs["work_s"] / costs["critical_path_s"],
+                    "speedup_vs_one_thread": one_thread / costs["critical_path_s"],
+                }
+            )
+    return rows

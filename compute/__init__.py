@@ -8,7 +8,13 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from compute.api import factorial, factorial_delayed, factorial_many
+from compute.api import (
+    factorial,
+    factorial_chunked,
+    factorial_delayed,
+    factorial_many,
+)
+from compute.chunked import ChunkedInteger
 from compute.combinatorics import (
     binomial,
     binomial_delayed,
@@ -32,6 +38,7 @@ except PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "ChunkedInteger",
     "__version__",
     "binomial",
     "binomial_delayed",
@@ -41,6 +48,7 @@ __all__ = [
     "double_factorial",
     "double_factorial_delayed",
     "factorial",
+    "factorial_chunked",
     "factorial_delayed",
     "factorial_many",
     "falling_factorial",

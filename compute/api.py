@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -9,7 +10,18 @@ from dask.delayed import Delayed
 from gmpy2 import mpz
 
 from cluster.connect import scheduler_address
-from compute.capacity import cluster_capacity, in_process_threads, machine_bytes
+from cluster.shared import shared_client
+from compute.capacity import cluster_memory, in_process_threads, machine_bytes
+from compute.chunked import ChunkedInteger
+from compute.cost import factorial_bits, factorial_seconds
+from compute.distributed import (
+    ChunkedGraph,
+    Output,
+    chunk_count,
+    chunks_of,
+    default_chunk_bits,
+    whole,
+)
 from compute.execute import choose_client, run_in_process, run_on_cluster
 from compute.graph import Located, batch_graph, pick, products_graph
 from compute.plan import batch_seconds, plan_batch, plan_products, products_seconds
@@ -32,23 +44,25 @@ _Key = TypeVar("_Key")
 def _run_planned(
     client: Client | None,
     seconds: float,
-    build: Callable[[int], tuple[list[Delayed], dict[_Key, Located]]],
-    check_cluster: Callable[[float, str], None],
+    build: Callable[[int, float | None], tuple[list[Output], dict[_Key, Located]]],
+    check: Callable[[float, float | None, str], None],
     progress: bool,
 ) -> tuple[list[object], dict[_Key, Located], Client | None]:
     """Choose where to run, build the graph for its threads, and run it.
 
-    ``build(threads)`` gives the outputs and where each value will be;
-    ``check_cluster(worker_bytes, where)`` refuses work too large for the
-    chosen cluster's workers before anything is sent.
+    ``build(threads, worker_bytes)`` gives the outputs and where each value
+    will be (``worker_bytes`` None in this process); ``check(worker_bytes,
+    cluster_bytes, where)`` refuses work too large for where it runs
+    before anything is sent (``cluster_bytes`` None in this process).
     """
     client = choose_client(client, seconds)
     if client is None:
-        outputs, located = build(in_process_threads())
-        return run_in_process(outputs, progress), located, None
-    worker_bytes, threads = cluster_capacity(client)
-    check_cluster(worker_bytes, f"the cluster at {scheduler_address(client)}")
-    outputs, located = build(threads)
+        check(machine_bytes(), None, "this machine")
+        outputs, located = build(in_process_threads(), None)
+        return run_in_process([whole(o) for o in outputs], progress), located, None
+    worker_bytes, cluster_bytes, threads = cluster_memory(client)
+    check(worker_bytes, cluster_bytes, f"the cluster at {scheduler_address(client)}")
+    outputs, located = build(threads, worker_bytes)
     return run_on_cluster(outputs, client, progress), located, client
 
 
@@ -65,15 +79,18 @@ def run_batch(
     position in errors (for batches).
     """
     # This machine's memory bounds every result that comes back here, so it
-    # is checked before a cluster is chosen, let alone started.
-    check_fits_here(values, positions)
+    # is checked before a cluster is chosen, let alone started; a result too
+    # large for one worker may still be spread over a cluster's workers.
+    check_fits_here(values, positions, spread=True)
     distinct = sorted(set(values))
     computed, located, client = _run_planned(
         client,
         batch_seconds(distinct),
-        lambda threads: batch_graph(plan_batch(distinct, threads)),
-        lambda worker_bytes, where: check_fits(
-            values, worker_bytes, machine_bytes(), where, positions
+        lambda threads, worker_bytes: batch_graph(
+            plan_batch(distinct, threads, worker_bytes)
+        ),
+        lambda worker_bytes, cluster_bytes, where: check_fits(
+            values, worker_bytes, machine_bytes(), where, positions, cluster_bytes
         ),
         progress,
     )
@@ -118,8 +135,8 @@ def run_products(
     computed, located, client = _run_planned(
         client,
         products_seconds(distinct),
-        lambda threads: products_graph(plan_products(distinct, threads)),
-        lambda worker_bytes, where: check_sizes(
+        lambda threads, _: products_graph(plan_products(distinct, threads)),
+        lambda worker_bytes, _, where: check_sizes(
             _sizes(products, positions), worker_bytes, machine_bytes(), where
         ),
         progress,
@@ -205,6 +222,50 @@ def factorial_many(ns: Iterable[int], *, client: Client | None = None) -> list[m
     return run_batch(values, client)[0]
 
 
+def factorial_chunked(n: int, *, client: Client | None = None) -> ChunkedInteger:
+    """Exact ``n!`` left on the cluster's workers as a :class:`ChunkedInteger`.
+
+    For values too large for one process: no process ever holds it whole
+    unless asked (``.to_mpz()``); ``compute.write_result(value, path,
+    format="bin")`` streams it to a file. Large n are spread over the
+    workers as for :func:`factorial`; smaller ones are computed as usual and
+    cut into chunks.
+
+    Parameters
+    ----------
+    n : int
+        A non-negative integer.
+    client : distributed.Client, optional
+        The cluster; by default the one :func:`factorial` would use, and a
+        shared LocalCluster when that would be this process.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` is not an integer.
+    ValueError
+        If ``n`` is negative, or ``n!`` cannot fit in the cluster.
+    """
+    value = as_count(n)
+    check_fits_here([value], positions=False, spread=True)
+    client = choose_client(client, factorial_seconds(value), 0.0) or shared_client()
+    worker_bytes, cluster_bytes, threads = cluster_memory(client)
+    where = f"the cluster at {scheduler_address(client)}"
+    check_fits([value], worker_bytes, math.inf, where, False, cluster_bytes)
+    outputs, located = batch_graph(plan_batch([value], threads, worker_bytes))
+    output = outputs[located[value].output]
+    from compute import wire  # imports distributed: the cluster path only
+
+    wire.register_on(client)
+    if isinstance(output, ChunkedGraph):
+        chunks, chunk_bits = output.chunks, output.chunk_bits
+    else:
+        chunk_bits = default_chunk_bits()
+        count = chunk_count(factorial_bits(value) + 64, chunk_bits)
+        chunks = chunks_of(output, chunk_bits, count, value)
+    return ChunkedInteger(client.compute(chunks), chunk_bits, client)
+
+
 def factorial_delayed(n: int) -> Delayed:
     """The graph of ``n!`` as a :class:`dask.delayed.Delayed`.
 
@@ -239,4 +300,4 @@ def factorial_delayed(n: int) -> Delayed:
     value = as_count(n)
     check_fits_here([value], positions=False)
     outputs, located = batch_graph(plan_batch([value]))
-    return outputs[located[value].output]
+    return whole(outputs[located[value].output])

@@ -35,10 +35,21 @@ def cluster_capacity(client: Client) -> tuple[float, int]:
     work kept below it is neither paused nor killed by the memory monitor.
     Workers without a limit count as this machine's memory.
     """
+    largest, _, threads = cluster_memory(client)
+    return largest, threads
+
+
+def cluster_memory(client: Client) -> tuple[float, float, int]:
+    """Usable memory of the largest worker, of all workers, and total threads.
+
+    As :func:`cluster_capacity`; the total counts a worker without a limit
+    as this machine's memory, and is at most this machine's memory when the
+    workers run here (a LocalCluster's limits share one machine).
+    """
     workers = client.scheduler_info(n_workers=-1)["workers"].values()
     limits = [worker.get("memory_limit") or 0 for worker in workers]
-    threads = sum(worker.get("nthreads", 1) for worker in workers)
+    threads = max(sum(worker.get("nthreads", 1) for worker in workers), 1)
     if not (limits and all(limits)):
-        return machine_bytes(), max(threads, 1)
+        return machine_bytes(), machine_bytes(), threads
     pause = dask.config.get("distributed.worker.memory.pause", 0.8) or 1.0
-    return float(max(limits)) * pause, max(threads, 1)
+    return float(max(limits)) * pause, float(sum(limits)) * pause, threads

@@ -31,8 +31,16 @@ from gmpy2 import mpz
 
 from cluster import connect, scheduler_address
 from cluster.status import show_status_lines
-from compute.api import check_products_here, run_batch, run_products
+from compute.api import (
+    check_products_here,
+    factorial_chunked,
+    run_batch,
+    run_products,
+)
+from compute.chunked import ChunkedInteger
 from compute.combinatorics import digit_count_of, requested_product
+from compute.config import setting
+from compute.cost import factorial_seconds
 from compute.decimal_conversion import decimal_chunks
 from compute.factorial_digits import factorial_digit_count
 from compute.output import describe_factorial, describe_value
@@ -193,7 +201,7 @@ def _computable(ns: list[int]) -> tuple[list[int], dict[int, str]]:
     fitting, refused = [], {}
     for n in ns:
         try:
-            check_fits_here([n], positions=False)
+            check_fits_here([n], positions=False, spread=True)
         except ValueError as error:
             refused[n] = str(error)
         else:
@@ -227,7 +235,12 @@ def _print_decimal(value: mpz, used: Client | None) -> None:
 
 
 def _write(
-    value: mpz, label: str, path: str, format: str, used: Client | None, status: TextIO
+    value: mpz | ChunkedInteger,
+    label: str,
+    path: str,
+    format: str,
+    used: Client | None,
+    status: TextIO,
 ) -> None:
     start = time.perf_counter()
     written = write_result(
@@ -292,10 +305,46 @@ def _factorial(request: _Request) -> int:
     values: dict[int, mpz] = {}
     with _cluster_session(request.scheduler, request.report, status) as client:
         used = client
+        if _streams_chunks(request, fitting):
+            _write_chunked(request, fitting[0], client, status)
+            return 0
         if fitting:
             values, used = _compute(fitting, client, status)
         _emit(request, values, used, status)
     return 0
+
+
+def _streams_chunks(request: _Request, fitting: list[int]) -> bool:
+    """Whether one large n goes to a bin or hex file straight from the workers.
+
+    Such a value may be larger than any one process can hold twice
+    (``10**9!`` has 3.56 GB); from chunks on the workers, the file is
+    written without this process ever holding it.
+    """
+    return (
+        len(request.ns) == 1
+        and fitting == request.ns
+        and request.format in ("bin", "hex")
+        and not request.print
+        and factorial_seconds(fitting[0]) >= setting("in-process-seconds")
+    )
+
+
+def _write_chunked(
+    request: _Request, n: int, client: Client | None, status: TextIO
+) -> None:
+    from distributed import wait
+
+    start = time.perf_counter()
+    value = factorial_chunked(n, client=client)
+    wait(value.chunks)
+    print(
+        f"computed 1 factorial in {time.perf_counter() - start:.3f} s on "
+        f"{scheduler_address(value.client)}, held in {len(value)} chunks",
+        file=status,
+    )
+    print(describe_factorial(n))
+    _write(value, f"{n}!", request.paths[n], request.format, value.client, status)
 
 
 def _product_command(command: str, arguments: argparse.Namespace) -> int:

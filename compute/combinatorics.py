@@ -15,6 +15,7 @@ from dask.delayed import Delayed
 from gmpy2 import mpz
 
 from compute.api import check_products_here, run_products
+from compute.distributed import whole
 from compute.graph import products_graph
 from compute.output import digit_count
 from compute.plan import plan_products
@@ -40,9 +41,8 @@ def _delayed(product: Product) -> Delayed:
     check_products_here([product], positions=False)
     outputs, located = products_graph(plan_products([product]))
     spot = located[product]
-    if spot.item is None:
-        return outputs[spot.output]
-    return outputs[spot.output][spot.item]  # type: ignore[index]
+    output = whole(outputs[spot.output])
+    return output if spot.item is None else output[spot.item]  # type: ignore[index]
 
 
 def _binomial(n: object, k: object) -> Product:

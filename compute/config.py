@@ -33,6 +33,9 @@ _KINDS = {
     "decimal.in-process-seconds": "seconds",
     "decimal.part-digits": "count",
     "decimal.parts-per-thread": "count",
+    "chunk-bytes": "count",
+    "distributed-threads": "count",
+    "distributed-seconds": "seconds",
 }
 
 

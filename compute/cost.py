@@ -43,6 +43,26 @@ def working_bytes(result_bytes: float) -> float:
     return setting("memory-factor") * result_bytes
 
 
+# Toom-k beyond this has wide interpolation coefficients (Toom-16: 181 bits,
+# D of 103 bits) and costs more in its linear stages than it saves.
+MAX_WAYS = 16
+# A product spread over workers holds, across the cluster at its peak, its
+# operands, part products and result in chunks: about this many times the result.
+SPREAD_HELD = 3.0
+
+
+def spread_bytes(result_bytes: float, share: float) -> tuple[float, float]:
+    """Peak memory of one worker and of the whole cluster for a spread result.
+
+    The worker holding ``share`` of the cluster's memory runs one task of
+    at most a Toom-``MAX_WAYS`` part product (``2/k`` of the operands; pieces
+    are made as small) with its working space, beside its share of the
+    chunks: the cluster holds about ``SPREAD_HELD`` times the result.
+    """
+    held = SPREAD_HELD * result_bytes
+    return working_bytes(result_bytes / MAX_WAYS) + held * share, held
+
+
 def multiply_seconds(bits_a: float, bits_b: float) -> float:
     """Estimated seconds for a product of ``bits_a`` by ``bits_b`` bits."""
     large, small = max(bits_a, bits_b), min(bits_a, bits_b)

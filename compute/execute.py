@@ -18,7 +18,7 @@ import contextlib
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from multiprocessing.pool import ThreadPool
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -32,6 +32,7 @@ from cluster.connect import configured_address, scheduler_address
 from cluster.shared import current_client, note_interrupt, shared_client
 from compute.capacity import in_process_threads
 from compute.config import setting
+from compute.distributed import ChunkedGraph, Output
 from compute.kernels import releasing_gil
 
 if TYPE_CHECKING:
@@ -202,12 +203,19 @@ def cluster_work(client: Client, futures: Sequence[object]) -> Iterator[None]:
 
 
 def run_on_cluster(
-    outputs: Sequence[Delayed], client: Client, progress: bool = False
+    outputs: Sequence[Output], client: Client, progress: bool = False
 ) -> list[object]:
     """Compute ``outputs`` on ``client``'s cluster and gather the results here."""
     from compute import wire  # imports distributed: the cluster path only
 
     wire.register_on(client)
+    chunked = {
+        index: output
+        for index, output in enumerate(outputs)
+        if isinstance(output, ChunkedGraph)
+    }
+    if chunked:
+        return _run_with_chunked(outputs, chunked, client, progress)
     futures = client.compute(list(outputs))
     with cluster_work(client, futures):
         if progress:
@@ -217,6 +225,43 @@ def run_on_cluster(
         if progress or len(futures) == 1:
             return client.gather(futures)
         return _gather_as_completed(client, futures)
+
+
+def _run_with_chunked(
+    outputs: Sequence[Output],
+    chunked: Mapping[int, ChunkedGraph],
+    client: Client,
+    progress: bool,
+) -> list[object]:
+    """As :func:`run_on_cluster`, for outputs some of which stay in chunks.
+
+    Each chunked value is received chunk by chunk into one buffer here
+    (:meth:`compute.chunked.ChunkedInteger.to_mpz`), each chunk dropped on its
+    worker once received.
+    """
+    from compute.chunked import ChunkedInteger
+
+    plain = [output for index, output in enumerate(outputs) if index not in chunked]
+    chunk_futures = {
+        index: client.compute(graph.chunks) for index, graph in chunked.items()
+    }
+    every = [future for futures in chunk_futures.values() for future in futures]
+    with cluster_work(client, every):
+        values = iter(run_on_cluster(plain, client, progress) if plain else [])
+        if progress and not plain:
+            from distributed import progress as progress_bar
+
+            progress_bar(every)
+        results: list[object] = []
+        for index in range(len(outputs)):
+            if index in chunked:
+                value = ChunkedInteger(
+                    chunk_futures.pop(index), chunked[index].chunk_bits, client
+                )
+                results.append(value.to_mpz(release=True))
+            else:
+                results.append(next(values))
+        return results
 
 
 def _gather_as_completed(client: Client, futures: list[Future]) -> list[object]:

@@ -13,13 +13,20 @@ steer granularity, never correctness.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from compute import distributed
 from compute.capacity import in_process_threads
 from compute.config import setting
-from compute.cost import factorial_seconds, product_seconds, step_seconds
+from compute.cost import (
+    factorial_seconds,
+    product_seconds,
+    step_seconds,
+    working_bytes,
+)
 from compute.products import Product, factorial_product
 
 
@@ -30,6 +37,7 @@ class Split:
     product: Product
     pieces: int
     blocks_per_piece: int
+    spread: Spread | None = None
 
 
 @dataclass(frozen=True)
@@ -54,9 +62,75 @@ class Walk:
     targets: tuple[int, ...]
 
 
-def split_for(n: int, threads: int) -> Split | None:
-    """The split of ``n!`` across ``threads``, or None if one task is cheaper."""
-    return split_product(factorial_product(n), threads)
+@dataclass(frozen=True)
+class Spread:
+    """The top levels of a split product's tree, run as distributed products.
+
+    ``ways[l]`` is Toom's k for each product at level ``l`` from the top
+    (level 0 is the last product); the values entering the first distributed
+    level are cut into chunks of ``chunk_bits``.
+    """
+
+    ways: tuple[int, ...]
+    chunk_bits: int
+
+
+def spread_for(
+    product: Product, threads: int, worker_bytes: float, pieces: int
+) -> Spread | None:
+    """How the top of ``product``'s tree spreads over workers, or None.
+
+    A tree level is distributed when one of its products cannot be finished
+    by one worker (``compute.memory-factor`` times its size exceeds
+    ``worker_bytes``), or when the cluster has at least
+    ``compute.distributed-threads`` threads, more than the level has
+    products, and the product is estimated above
+    ``compute.distributed-seconds`` (then Toom shortens the critical path).
+    Only the prime form is spread (its last step is a shift).
+    """
+    if not product.prime_form or pieces < 2:
+        return None
+    factor = setting("memory-factor")
+    ways: list[int] = []
+    level_bytes, products_at_level = product.bytes, 1
+    while products_at_level * 2 <= pieces:
+        too_big = factor * level_bytes > worker_bytes
+        idle = (
+            threads >= setting("distributed-threads")
+            and products_at_level < threads
+            and product_seconds(8 * level_bytes) >= setting("distributed-seconds")
+        )
+        if not (too_big or idle):
+            break
+        k = distributed.ways_for(max(1, threads // products_at_level))
+        if too_big:
+            k = max(k, distributed.ways_to_fit(level_bytes, worker_bytes, factor))
+        ways.append(k)
+        level_bytes, products_at_level = level_bytes / 2, products_at_level * 2
+    if not ways:
+        return None
+    return Spread(tuple(ways), distributed.default_chunk_bits())
+
+
+def split_for(n: int, threads: int, worker_bytes: float | None = None) -> Split | None:
+    """The split of ``n!`` across ``threads``, or None if one task is cheaper.
+
+    With ``worker_bytes`` (a cluster's usable memory per worker), the top of
+    the split's product tree is spread over workers where :func:`spread_for`
+    says so.
+    """
+    split = split_product(factorial_product(n), threads)
+    if split is None or worker_bytes is None:
+        return split
+    spread = spread_for(split.product, threads, worker_bytes, split.pieces)
+    if spread is None:
+        return split
+    # Pieces small enough that one, with its working space, takes at most
+    # half a worker: the rest holds that worker's share of the chunks.
+    fitting = math.ceil(2 * working_bytes(split.product.bytes) / worker_bytes)
+    pieces = max(split.pieces, threads * math.ceil(fitting / threads))
+    spread = spread_for(split.product, threads, worker_bytes, pieces)
+    return dataclasses.replace(split, pieces=pieces, spread=spread)
 
 
 def split_product(product: Product, threads: int) -> Split | None:
@@ -116,7 +190,9 @@ def products_seconds(products: Sequence[Product]) -> float:
     return sum(product_seconds(product.bits) for product in products)
 
 
-def _cut_walks(ns: Sequence[int], threads: int, budget: float) -> list[Walk]:
+def _cut_walks(
+    ns: Sequence[int], threads: int, budget: float, worker_bytes: float | None = None
+) -> list[Walk]:
     walks: list[Walk] = []
     targets: list[int] = []
     walk_seconds = 0.0
@@ -124,10 +200,12 @@ def _cut_walks(ns: Sequence[int], threads: int, budget: float) -> list[Walk]:
         fresh = factorial_seconds(n)
         if targets:
             step = step_seconds(targets[-1], n)
-            start_split = split_for(targets[0], threads)
+            start_split = split_for(targets[0], threads, worker_bytes)
             # A split start is its own task, so its walk has no budget of its own.
             within_budget = start_split is not None or walk_seconds + step <= budget
-            if step < fresh and within_budget:
+            # A spread start stays in chunks on the workers: nothing walks on.
+            spread = start_split is not None and start_split.spread is not None
+            if step < fresh and within_budget and not spread:
                 targets.append(n)
                 walk_seconds += step
                 continue
@@ -135,11 +213,17 @@ def _cut_walks(ns: Sequence[int], threads: int, budget: float) -> list[Walk]:
         targets = [n]
         walk_seconds = 0.0 if fresh > setting("split-seconds") else fresh
     if targets:
-        walks.append(Walk(targets[0], split_for(targets[0], threads), tuple(targets)))
+        walks.append(
+            Walk(
+                targets[0], split_for(targets[0], threads, worker_bytes), tuple(targets)
+            )
+        )
     return walks
 
 
-def plan_batch(ns: Sequence[int], threads: int | None = None) -> list[Walk]:
+def plan_batch(
+    ns: Sequence[int], threads: int | None = None, worker_bytes: float | None = None
+) -> list[Walk]:
     """Cut distinct, ascending ``ns`` into walks of balanced estimated cost.
 
     Parameters
@@ -149,6 +233,9 @@ def plan_batch(ns: Sequence[int], threads: int | None = None) -> list[Walk]:
     threads : int, optional
         Worker threads the graph will run on; defaults to
         :func:`compute.capacity.in_process_threads`.
+    worker_bytes : float, optional
+        Usable memory per worker of the cluster it will run on; None (in
+        process) never spreads a product over workers.
 
     Returns
     -------
@@ -166,7 +253,7 @@ def plan_batch(ns: Sequence[int], threads: int | None = None) -> list[Walk]:
         setting("min-task-seconds"),
         batch_seconds(ns, threads) / (threads * setting("tasks-per-thread")),
     )
-    return _cut_walks(ns, threads, budget)
+    return _cut_walks(ns, threads, budget, worker_bytes)
 
 
 def batch_seconds(ns: Sequence[int], threads: int = 1) -> float:

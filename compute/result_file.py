@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from gmpy2 import mpz
 
+from compute.chunked import ChunkedInteger
 from compute.decimal_conversion import decimal_chunks
 from compute.output import digit_count
 from compute.validate import as_integer
@@ -161,7 +162,7 @@ def _encoded(
 
 
 def write_result(
-    value: int,
+    value: int | ChunkedInteger,
     path: str | os.PathLike[str],
     *,
     format: str = "dec",
@@ -172,8 +173,10 @@ def write_result(
 
     Parameters
     ----------
-    value : int or gmpy2.mpz
-        The integer to write (``bin`` takes non-negative ones only).
+    value : int, gmpy2.mpz or ChunkedInteger
+        The integer to write (``bin`` takes non-negative ones only). A
+        :class:`compute.ChunkedInteger` is streamed chunk by chunk in ``bin``
+        and ``hex``, never whole in any process.
     path : str or path-like
         The file to create or replace. Its folder must exist.
     format : {"dec", "hex", "bin"}
@@ -205,6 +208,14 @@ def write_result(
     '265252859812191058636308480000000\\n'
     """
     target = check_output(path, format)
+    if isinstance(value, ChunkedInteger):
+        if format == "dec":  # decimal needs the whole value: assembled here
+            value = value.to_mpz()
+        else:
+            with atomic_file(target) as handle:
+                for block in value.encoded(format):
+                    handle.write(block)
+            return target
     number = mpz(as_integer(value))
     if format == "bin" and number < 0:
         raise ValueError("format bin holds non-negative integers; got a negative")

@@ -16,7 +16,7 @@ import reprlib
 from collections.abc import Iterable, Sequence
 
 from compute.capacity import machine_bytes
-from compute.cost import factorial_bytes, working_bytes
+from compute.cost import factorial_bytes, spread_bytes, working_bytes
 
 _short_repr = reprlib.Repr()
 _short_repr.maxstring = 40
@@ -166,6 +166,7 @@ def check_fits(
     client_bytes: float,
     where: str,
     positions: bool = True,
+    cluster_bytes: float | None = None,
 ) -> None:
     """Refuse the batch if a result cannot fit in memory, before any work.
 
@@ -181,12 +182,16 @@ def check_fits(
         Describes the cluster in the error message.
     positions : bool
         Name the position of the offending n (for batches).
+    cluster_bytes : float, optional
+        Memory of all the workers together, when a result too large for one
+        worker may be spread over them (:func:`compute.cost.spread_bytes`).
 
     Raises
     ------
     ValueError
-        If ``memory-factor`` times the largest result exceeds ``worker_bytes``,
-        or the results together exceed ``client_bytes``.
+        If ``memory-factor`` times the largest result exceeds ``worker_bytes``
+        (and it cannot be spread), or the results together exceed
+        ``client_bytes``.
     """
     sizes = [
         (
@@ -197,7 +202,7 @@ def check_fits(
         )
         for position, n in enumerate(ns)
     ]
-    check_sizes(sizes, worker_bytes, client_bytes, where)
+    check_sizes(sizes, worker_bytes, client_bytes, where, cluster_bytes)
 
 
 def check_sizes(
@@ -205,6 +210,7 @@ def check_sizes(
     worker_bytes: float,
     client_bytes: float,
     where: str,
+    cluster_bytes: float | None = None,
 ) -> None:
     """Refuse results that cannot fit in memory, before any work.
 
@@ -214,7 +220,7 @@ def check_sizes(
         Each result: a key (equal keys count once towards the total), what it
         is (``"n = 5"``), how to refer to its value (``"its factorial"``) and
         its estimated size.
-    worker_bytes, client_bytes, where
+    worker_bytes, client_bytes, where, cluster_bytes
         As for :func:`check_fits`.
 
     Raises
@@ -226,12 +232,29 @@ def check_sizes(
         return
     _, subject, noun, largest = max(sizes, key=lambda size: size[3])
     need = working_bytes(largest)
+    # Spreading over one worker gains nothing: it needs two or more.
+    if need > worker_bytes and cluster_bytes and cluster_bytes > 1.5 * worker_bytes:
+        per_worker, in_all = spread_bytes(largest, worker_bytes / cluster_bytes)
+        if per_worker <= worker_bytes and in_all <= cluster_bytes:
+            need = 0.0  # spread over the workers
+        elif per_worker <= worker_bytes:
+            raise ValueError(
+                f"{subject} is too large: {noun} has about "
+                f"{format_bytes(largest)} and needs about {format_bytes(in_all)} "
+                f"spread over workers, but {where} offers "
+                f"{format_bytes(cluster_bytes)} in all"
+            )
     if need > worker_bytes:
         raise ValueError(
             f"{subject} is too large: {noun} has about "
             f"{format_bytes(largest)} and needs about "
             f"{format_bytes(need)} to compute, but {where} offers "
             f"{format_bytes(worker_bytes)} per worker"
+        )
+    if largest > client_bytes:
+        raise ValueError(
+            f"{subject} is too large: {noun} has about {format_bytes(largest)}, "
+            f"more than this process can hold ({format_bytes(client_bytes)})"
         )
     total = sum({size[0]: size[3] for size in sizes}.values())
     if total > client_bytes:
@@ -241,7 +264,14 @@ def check_sizes(
         )
 
 
-def check_fits_here(ns: list[int], positions: bool = True) -> None:
-    """:func:`check_fits` against this machine's memory, for work done here."""
+def check_fits_here(
+    ns: list[int], positions: bool = True, spread: bool = False
+) -> None:
+    """:func:`check_fits` against this machine's memory, for work done here.
+
+    With ``spread``, only what this process must hold to receive the
+    results is checked: a result too large for one worker may be spread
+    over a cluster's workers, checked once the cluster is known.
+    """
     memory = machine_bytes()
-    check_fits(ns, memory, memory, "this machine", positions)
+    check_fits(ns, math.inf if spread else memory, memory, "this machine", positions)

@@ -278,9 +278,11 @@ def test_a_large_n_that_fits_runs_without_pausing_or_killing_workers(graphs_subm
         statuses = worker_statuses(client)
         assert "running" in statuses  # the reader sees this cluster's changes
         assert "paused" not in statuses
-        # Five times larger no longer fits those workers: refused before submission.
+        # 3e8! (1.03 GB) fits neither one worker nor, spread, its share of both
+        # (a part product's working space plus half of 3x the result):
+        # refused before submission.
         with pytest.raises(ValueError, match=r"offers 1\.29 GB per worker"):
-            compute.factorial(10**8, client=client)
+            compute.factorial(3 * 10**8, client=client)
 
 
 def worker_statuses(client: Client) -> list[str]:

@@ -1,0 +1,100 @@
+"""``make bench-huge``: 10**9! with no configuration against ``gmpy2.fac(10**9)``.
+
+Each side runs in a fresh Python process; a sampler reads the resident
+memory of that process and of all its descendants (the LocalCluster's
+nanny and worker processes) every 0.2 s. Reported: wall time, the peak of
+every process, and the peak of their sum, each against the 3.56 GB
+result. Both values are checked equal by their bit length and their
+residues modulo four 61-bit primes, printed by each side (holding both
+values in one process would take 7 GB more).
+Writes ``benchmarks/results/huge.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from benchmarks.measure import clean_environment
+
+N = 10**9
+PRIMES = (2**61 - 1, 2**61 - 31, 2**61 - 45, 2**61 - 177)
+SIDES = {
+    "compute.factorial": "import compute; value = compute.factorial({n})",
+    "gmpy2.fac": "import gmpy2; value = gmpy2.fac({n})",
+}
+FINGERPRINT = (
+    "\nimport json\nprint(json.dumps([value.bit_length()] + "
+    "[int(value % p) for p in {primes}]))"
+)
+RESULTS = Path(__file__).parent / "results" / "huge.json"
+
+
+def _measured(code: str, env: dict[str, str]) -> dict[str, object]:
+    """Run ``code`` in a new Python; time it and sample its process tree's memory."""
+    wrapped = f"if __name__ == '__main__':\n    exec({code!r})"
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-c", wrapped], env=env, stdout=subprocess.PIPE, text=True
+    )
+    root = psutil.Process(process.pid)
+    peaks: dict[int, tuple[str, int]] = {}
+    peak_sum = 0
+    while process.poll() is None:
+        total = 0
+        for member in [root, *root.children(recursive=True)]:
+            try:
+                rss = member.memory_info().rss
+                name = " ".join(member.cmdline()[1:3])[:60]
+            except psutil.Error:
+                continue
+            total += rss
+            if rss > peaks.get(member.pid, ("", 0))[1]:
+                peaks[member.pid] = (name, rss)
+        peak_sum = max(peak_sum, total)
+        time.sleep(0.2)
+    seconds = time.perf_counter() - start
+    output = process.stdout.read() if process.stdout else ""
+    if process.returncode:
+        raise RuntimeError(f"{code!r} exited with {process.returncode}")
+    return {
+        "seconds": seconds,
+        "fingerprint": json.loads(output.strip().splitlines()[-1]),
+        "process_peaks_bytes": sorted((rss for _, rss in peaks.values()), reverse=True),
+        "sum_of_peaks_bytes": sum(rss for _, rss in peaks.values()),
+        "peak_of_sum_bytes": peak_sum,
+    }
+
+
+def main() -> None:
+    env = clean_environment(str(RESULTS.parent / ".empty-dask-config"))
+    Path(env["DASK_CONFIG"]).mkdir(parents=True, exist_ok=True)
+    rows = {
+        name: _measured(code.format(n=N) + FINGERPRINT.format(primes=PRIMES), env)
+        for name, code in SIDES.items()
+    }
+    ours, theirs = rows["compute.factorial"], rows["gmpy2.fac"]
+    result_bytes = ours["fingerprint"][0] / 8
+    summary = {
+        "n": N,
+        "equal": ours["fingerprint"] == theirs["fingerprint"],
+        "time_ratio": ours["seconds"] / theirs["seconds"],
+        "result_bytes": result_bytes,
+        "ours_peak_of_sum_x_result": ours["peak_of_sum_bytes"] / result_bytes,
+        "ours_sum_of_peaks_x_result": ours["sum_of_peaks_bytes"] / result_bytes,
+        "gmpy2_peak_x_result": theirs["peak_of_sum_bytes"] / result_bytes,
+        "rows": rows,
+    }
+    RESULTS.write_text(json.dumps(summary, indent=2))
+    print(json.dumps({k: v for k, v in summary.items() if k != "rows"}, indent=2))
+    for name, row in rows.items():
+        print(f"{name}: {row['seconds']:.1f} s, peaks {row['process_peaks_bytes']}")
+
+
+if __name__ == "__main__":
+    main()

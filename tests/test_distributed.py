@@ -1,0 +1,270 @@
+"""Distributed multiplication (Toom-k over chunks) and ChunkedInteger."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from fractions import Fraction
+
+import dask
+import gmpy2
+import pytest
+from distributed import Client, LocalCluster
+from gmpy2 import mpz
+
+import compute
+from compute import distributed, toom
+from compute.result_file import write_result
+
+CHUNK_BITS = 128
+
+
+def _random(bits: int, rng: random.Random) -> mpz:
+    return mpz(rng.getrandbits(bits)) if bits else mpz(0)
+
+
+def _product_here(a: mpz, b: mpz, ways: int, keep: int | None = None) -> mpz:
+    """``a * b`` through the distributed graph, run by the synchronous scheduler."""
+    chunks_a = distributed.chunks_of(
+        a, CHUNK_BITS, distributed.chunk_count(a.bit_length(), CHUNK_BITS), 0
+    )
+    chunks_b = distributed.chunks_of(
+        b, CHUNK_BITS, distributed.chunk_count(b.bit_length(), CHUNK_BITS), 0
+    )
+    out = distributed.product(chunks_a, chunks_b, CHUNK_BITS, ways, 0, keep)
+    return toom.join_chunks(dask.compute(*out, scheduler="sync"), CHUNK_BITS)
+
+
+@pytest.mark.parametrize("ways", [2, 3, 4, 5, 6, 8, 12, 16])
+def test_interpolation_inverts_evaluation(ways: int) -> None:
+    rng = random.Random(ways)
+    size = 2 * ways - 1
+    coefficients = [rng.randrange(-1000, 1000) for _ in range(size)]
+    values = [
+        coefficients[-1]
+        if point is None
+        else sum(c * point**i for i, c in enumerate(coefficients))
+        for point in toom.points(ways)
+    ]
+    matrix, divisor = toom.interpolation(ways)
+    solved = [
+        Fraction(sum(m * w for m, w in zip(row, values, strict=True)), divisor)
+        for row in matrix
+    ]
+    assert solved == coefficients
+
+
+# Sizes in bits: equal, very unequal, zero, one, on and around chunk and part
+# boundaries (128-bit chunks; parts of ceil(chunks / ways) chunks).
+SIZES = [
+    (1000, 1000),
+    (6000, 5999),
+    (6000, 130),
+    (130, 6000),
+    (5000, 1),
+    (0, 700),
+    (700, 0),
+    (1, 1),
+    (128, 128),
+    (128 * 7, 128 * 7),
+    (128 * 7 + 1, 128 * 7 - 1),
+    (128 * 8 + 1, 128 * 3),
+    (128 * 12, 128 * 4),
+    (128 * 12, 128 * 4 + 1),
+]
+
+
+@pytest.mark.parametrize("ways", [1, 2, 3, 4, 6])
+@pytest.mark.parametrize(("a_bits", "b_bits"), SIZES)
+def test_distributed_product_equals_gmpy2(a_bits: int, b_bits: int, ways: int) -> None:
+    rng = random.Random(a_bits * 31 + b_bits * 7 + ways)
+    a, b = _random(a_bits, rng), _random(b_bits, rng)
+    if a_bits:
+        a |= mpz(1) << (a_bits - 1)  # full length
+    if b_bits:
+        b |= mpz(1) << (b_bits - 1)
+    assert _product_here(a, b, ways) == a * b
+
+
+@pytest.mark.parametrize("ways", [8, 12, 16])
+@pytest.mark.parametrize(
+    ("a_bits", "b_bits"), [(128 * 50, 128 * 48), (128 * 33 + 5, 128 * 31)]
+)
+def test_wide_toom_is_exact(a_bits: int, b_bits: int, ways: int) -> None:
+    rng = random.Random(ways + a_bits)
+    a, b = _random(a_bits, rng), _random(b_bits, rng)
+    assert _product_here(a, b, ways) == a * b
+
+
+@pytest.mark.parametrize("ways", [2, 3, 4, 16])
+def test_all_ones_operands_carry_through_every_chunk(ways: int) -> None:
+    a = (mpz(1) << (CHUNK_BITS * 9)) - 1
+    assert _product_here(a, a, ways) == a * a
+
+
+@pytest.mark.parametrize("ways", [1, 2, 3])
+def test_too_few_chunks_kept_is_an_error_not_a_wrong_number(ways: int) -> None:
+    rng = random.Random(5)
+    a, b = _random(3000, rng) | 1 << 2999, _random(3000, rng) | 1 << 2999
+    exact = distributed.chunk_count(6000, CHUNK_BITS)
+    assert _product_here(a, b, ways, keep=exact) == a * b
+    with pytest.raises((ArithmeticError, ValueError), match="does not fit"):
+        _product_here(a, b, ways, keep=exact - 2)
+
+
+def test_chunks_of_rejects_a_value_too_long() -> None:
+    with pytest.raises(ValueError, match="a value of 300 bits does not fit 2 chunks"):
+        toom.to_chunks(mpz(1) << 299, CHUNK_BITS, 2)
+
+
+@pytest.fixture(scope="module")
+def chunked(client: Client):
+    """Values of several sizes on the suite's cluster, in 256-byte chunks."""
+    rng = random.Random(11)
+    values = {
+        "zero": mpz(0),
+        "one": mpz(1),
+        "small": _random(1000, rng),
+        "large": gmpy2.fac(20000),
+        "other": _random(150000, rng) | 1 << 149999,
+    }
+    return values, {
+        name: compute.ChunkedInteger.scatter(value, client=client, chunk_bits=16384)
+        for name, value in values.items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("large", "other"),
+        ("large", "large"),
+        ("large", "small"),
+        ("small", "large"),
+        ("large", "one"),
+        ("zero", "large"),
+    ],
+)
+def test_chunked_products_on_the_cluster(chunked, left: str, right: str) -> None:
+    values, held = chunked
+    for ways in (2, 3, 4):
+        product = held[left].multiply(held[right], ways=ways)
+        assert product.to_mpz() == values[left] * values[right]
+
+
+def test_chunked_gather_digits_and_files(chunked, tmp_path) -> None:
+    values, held = chunked
+    for name, value in values.items():
+        assert held[name].to_mpz() == value
+        assert held[name].bit_length() == value.bit_length()
+        assert held[name].digit_count() == compute.digit_count(value)
+        assert held[name].leading_digits(12) == value.digits(10)[:12]
+        for format in ("bin", "hex"):
+            streamed = write_result(
+                held[name], tmp_path / f"{name}.c.{format}", format=format
+            )
+            whole = write_result(value, tmp_path / f"{name}.{format}", format=format)
+            assert streamed.read_bytes() == whole.read_bytes()
+            assert compute.read_result(streamed, format=format) == value
+
+
+def test_chunked_rejects_bad_input(chunked, client: Client) -> None:
+    _, held = chunked
+    with pytest.raises(ValueError, match="holds non-negative integers, got -5"):
+        compute.ChunkedInteger.scatter(-5, client=client)
+    with pytest.raises(TypeError, match="multiplies another ChunkedInteger, got int"):
+        held["large"].multiply(5)  # type: ignore[arg-type]
+    other = compute.ChunkedInteger.scatter(7, client=client, chunk_bits=4096)
+    with pytest.raises(ValueError, match="chunk sizes differ: 16384 and 4096 bits"):
+        held["large"].multiply(other)
+    with pytest.raises(ValueError, match="stream as bin or hex, got 'dec'"):
+        next(held["large"].encoded("dec"))
+
+
+# Small chunks, and every product of a split factorial's top spread over the
+# workers, so that the distributed path runs on a small n.
+SPREAD_EVERYTHING = {
+    "compute.chunk-bytes": 1 << 16,
+    "compute.distributed-threads": 2,
+    "compute.distributed-seconds": 0,
+    "compute.split-seconds": 0.01,
+}
+
+
+@pytest.fixture(scope="module")
+def small_workers():
+    """Two single-thread workers of 1 GiB each."""
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            memory_limit="1GiB",
+            dashboard_address=":0",
+        ) as cluster,
+        Client(cluster, set_as_default=False) as client,
+    ):
+        yield client
+
+
+@pytest.mark.parametrize("n", [200_000, 1_000_003])
+def test_factorial_spread_over_workers(small_workers: Client, n: int) -> None:
+    with dask.config.set(SPREAD_EVERYTHING):
+        value = compute.factorial(n, client=small_workers)
+        chunked = compute.factorial_chunked(n, client=small_workers)
+        prefixes = set(
+            small_workers.run_on_scheduler(
+                lambda dask_scheduler: list(dask_scheduler.task_prefixes)
+            )
+        )
+    assert value == gmpy2.fac(n)
+    assert chunked.to_mpz() == gmpy2.fac(n)
+    stages = {"part-product", "part-split", "interpolate", "carry-chain", "carry"}
+    # 200000! is cut only (its operands are a chunk or two); 1000003! is Toom-3.
+    assert stages | ({"toom-evaluation"} if n > 10**6 else set()) <= prefixes
+
+
+def test_spread_only_where_needed() -> None:
+    from compute.plan import split_for
+
+    # 2 threads, ample memory: nothing spread (Toom gains nothing on 2 threads).
+    assert split_for(10**8, 2, 10e9).spread is None
+    # 10**9! (3.56 GB) on 10.1 GB workers: the top two levels, Toom-3.
+    spread = split_for(10**9, 2, 10.1e9).spread
+    assert spread is not None and spread.ways == (3, 3)
+    # 64 threads: every level with fewer products than threads.
+    assert len(split_for(10**9, 64, 1e12).spread.ways) >= 3
+
+
+def test_a_worker_killed_during_a_distributed_product_changes_nothing(
+    small_workers: Client,
+) -> None:
+    # Operands computed on the cluster (not scattered), so that whatever the
+    # killed worker held can be computed again.
+    chunk_bits = 1 << 23
+    operands = []
+    for n in (5_000_000, 4_800_000):
+        bits = gmpy2.fac(n).bit_length()
+        value = dask.delayed(gmpy2.fac)(n)
+        chunks = distributed.chunks_of(
+            value, chunk_bits, distributed.chunk_count(bits, chunk_bits), 0
+        )
+        operands.append(
+            compute.ChunkedInteger(
+                small_workers.compute(chunks), chunk_bits, small_workers
+            )
+        )
+    product = operands[0].multiply(operands[1], ways=3)
+    pids = small_workers.run(os.getpid)
+    deadline = time.monotonic() + 60
+    victim = None
+    while victim is None and time.monotonic() < deadline:
+        for worker, keys in small_workers.processing().items():
+            if any(str(key).startswith("part-product") for key in keys):
+                victim = worker
+                break
+        time.sleep(0.01)
+    assert victim is not None, "no part product was seen running"
+    os.kill(pids[victim], signal.SIGKILL)
+    assert product.to_mpz() == gmpy2.fac(5_000_000) * gmpy2.fac(4_800_000)
