@@ -17,7 +17,7 @@ import json
 
 import gmpy2
 from dask.core import get_dependencies
-from distributed import Client, LocalCluster, get_task_stream, wait
+from distributed import Client, LocalCluster, get_task_stream
 
 from benchmarks.scaling import spread_costs
 from compute.capacity import cluster_memory
@@ -29,18 +29,11 @@ from compute.toom import join_chunks
 N = 5 * 10**7
 
 
-def _graph(outputs: list) -> tuple[dict, list]:
-    """The whole task graph of ``outputs`` and the collections to compute."""
-    collections = []
-    for output in outputs:
-        collections.extend(
-            output.chunks if isinstance(output, ChunkedGraph) else [output]
-        )
-    graph: dict = {}
-    for collection in collections:
-        if hasattr(collection, "__dask_graph__"):
-            graph.update(dict(collection.__dask_graph__()))
-    return graph, collections
+def _graph(output: object) -> tuple[dict, list]:
+    """The whole task graph of one planned output, and the keys to compute."""
+    if isinstance(output, ChunkedGraph):
+        return dict(output.graph.tasks), output.keys
+    return dict(output.__dask_graph__()), [output.key]
 
 
 def _longest_path(graph: dict, seconds: dict) -> float:
@@ -68,10 +61,10 @@ def measure(n: int, workers: int) -> dict[str, object]:
         worker_bytes, _, threads = cluster_memory(client)
         walks = plan_batch([n], threads, worker_bytes)
         outputs, _ = batch_graph(walks)
-        graph, collections = _graph(outputs)
+        graph, keys = _graph(outputs[0])
         with get_task_stream(client=client) as stream:
-            futures = client.compute(collections)
-            wait(futures, timeout=900)
+            futures = client.get(graph, keys, sync=False)
+            client.gather(futures)
         output = outputs[0]
         if isinstance(output, ChunkedGraph):
             value = join_chunks(client.gather(futures), output.chunk_bits)

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -35,12 +36,16 @@ FINGERPRINT = (
 RESULTS = Path(__file__).parent / "results" / "huge.json"
 
 
-def _measured(code: str, env: dict[str, str]) -> dict[str, object]:
+def _measured(code: str, env: dict[str, str]) -> dict[str, Any]:
     """Run ``code`` in a new Python; time it and sample its process tree's memory."""
     wrapped = f"if __name__ == '__main__':\n    exec({code!r})"
     start = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-c", wrapped], env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", wrapped],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     root = psutil.Process(process.pid)
     peaks: dict[int, tuple[str, int]] = {}
@@ -60,15 +65,18 @@ def _measured(code: str, env: dict[str, str]) -> dict[str, object]:
         time.sleep(0.2)
     seconds = time.perf_counter() - start
     output = process.stdout.read() if process.stdout else ""
-    if process.returncode:
-        raise RuntimeError(f"{code!r} exited with {process.returncode}")
-    return {
+    errors = process.stderr.read() if process.stderr else ""
+    measured: dict[str, Any] = {
         "seconds": seconds,
-        "fingerprint": json.loads(output.strip().splitlines()[-1]),
         "process_peaks_bytes": sorted((rss for _, rss in peaks.values()), reverse=True),
         "sum_of_peaks_bytes": sum(rss for _, rss in peaks.values()),
         "peak_of_sum_bytes": peak_sum,
     }
+    if process.returncode:
+        measured["failed"] = errors.strip().splitlines()[-1:]
+    else:
+        measured["fingerprint"] = json.loads(output.strip().splitlines()[-1])
+    return measured
 
 
 def main() -> None:
@@ -79,6 +87,11 @@ def main() -> None:
         for name, code in SIDES.items()
     }
     ours, theirs = rows["compute.factorial"], rows["gmpy2.fac"]
+    if "failed" in ours or "failed" in theirs:
+        summary = {"n": N, "rows": rows}
+        RESULTS.write_text(json.dumps(summary, indent=2))
+        print(json.dumps(summary, indent=2))
+        return
     result_bytes = ours["fingerprint"][0] / 8
     summary = {
         "n": N,

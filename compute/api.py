@@ -26,6 +26,7 @@ from compute.execute import choose_client, run_in_process, run_on_cluster
 from compute.graph import Located, batch_graph, pick, products_graph
 from compute.plan import batch_seconds, plan_batch, plan_products, products_seconds
 from compute.products import Product
+from compute.tasks import TaskGraph
 from compute.validate import (
     as_count,
     as_counts,
@@ -257,13 +258,14 @@ def factorial_chunked(n: int, *, client: Client | None = None) -> ChunkedInteger
     from compute import wire  # imports distributed: the cluster path only
 
     wire.register_on(client)
-    if isinstance(output, ChunkedGraph):
-        chunks, chunk_bits = output.chunks, output.chunk_bits
-    else:
+    if not isinstance(output, ChunkedGraph):
+        graph = TaskGraph()
         chunk_bits = default_chunk_bits()
         count = chunk_count(factorial_bits(value) + 64, chunk_bits)
-        chunks = chunks_of(output, chunk_bits, count, value)
-    return ChunkedInteger(client.compute(chunks), chunk_bits, client)
+        chunks = chunks_of(graph, graph.include(output), chunk_bits, count, value)
+        output = ChunkedGraph(graph, chunks, chunk_bits)
+    futures = client.get(output.graph.tasks, output.keys, sync=False)
+    return ChunkedInteger(futures, output.chunk_bits, client)
 
 
 def factorial_delayed(n: int) -> Delayed:

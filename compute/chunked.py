@@ -20,6 +20,7 @@ from gmpy2 import mpz
 
 from compute import distributed, toom
 from compute.output import digit_count, leading_digits
+from compute.tasks import TaskGraph
 from compute.validate import as_integer
 
 if TYPE_CHECKING:
@@ -129,10 +130,13 @@ class ChunkedInteger:
         if ways is None:
             threads = sum(self.client.nthreads().values())
             ways = distributed.ways_for(threads)
+        graph = TaskGraph()
         chunks = distributed.product(
-            self.chunks, other.chunks, self.chunk_bits, ways, 0
+            graph, self.chunks, other.chunks, self.chunk_bits, ways, 0
         )
-        return ChunkedInteger(self.client.compute(chunks), self.chunk_bits, self.client)
+        keys = [str(chunk.key) for chunk in chunks]
+        futures = self.client.get(graph.tasks, keys, sync=False)
+        return ChunkedInteger(futures, self.chunk_bits, self.client)
 
     def __mul__(self, other: ChunkedInteger) -> ChunkedInteger:
         return self.multiply(other)
@@ -258,6 +262,14 @@ class ChunkedInteger:
                 yield data.hex().encode()
         if format == "hex":
             yield b"\n"
+
+    def wait(self, timeout: float | None = None) -> ChunkedInteger:
+        """Block until every chunk is computed (or ``timeout`` seconds pass)."""
+        from distributed import wait
+
+        with self.client.as_current():
+            wait(self.chunks, timeout=timeout)
+        return self
 
     def release(self) -> None:
         """Let the workers drop the chunks."""

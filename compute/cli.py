@@ -333,11 +333,8 @@ def _streams_chunks(request: _Request, fitting: list[int]) -> bool:
 def _write_chunked(
     request: _Request, n: int, client: Client | None, status: TextIO
 ) -> None:
-    from distributed import wait
-
     start = time.perf_counter()
-    value = factorial_chunked(n, client=client)
-    wait(value.chunks)
+    value = factorial_chunked(n, client=client).wait()
     print(
         f"computed 1 factorial in {time.perf_counter() - start:.3f} s on "
         f"{scheduler_address(value.client)}, held in {len(value)} chunks",

@@ -19,23 +19,30 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dask._task_spec import TaskRef
 from dask.delayed import Delayed
 from gmpy2 import mpz
 
 from compute import toom
 from compute.config import setting
 from compute.cost import MAX_WAYS
-from compute.tasks import items, task
+from compute.tasks import TaskGraph
 
-Chunks = list[Delayed]
+# Chunks in a graph: references to its tasks, or futures already computed.
+Chunks = list[TaskRef]
 
 
 @dataclass(frozen=True)
 class ChunkedGraph:
     """A value the graph leaves in chunks on the workers, lowest first."""
 
+    graph: TaskGraph
     chunks: Chunks
     chunk_bits: int
+
+    @property
+    def keys(self) -> list[str]:
+        return [str(chunk.key) for chunk in self.chunks]
 
 
 # What a graph computes: a value, or a value left in chunks on the workers.
@@ -50,11 +57,16 @@ def whole(output: Output) -> Delayed:
 
 
 def chunks_of(
-    value: object, chunk_bits: int, count: int, label: int, shift: int = 0
+    graph: TaskGraph,
+    value: object,
+    chunk_bits: int,
+    count: int,
+    label: int,
+    shift: int = 0,
 ) -> Chunks:
-    """A delayed (or computed) value, times ``2**shift``, as ``count`` chunks."""
-    whole = task("chunk", label, toom.to_chunks, value, chunk_bits, count, shift)
-    return items("chunk", label, whole, count)
+    """A value of ``graph`` (or a literal), times ``2**shift``, as ``count`` chunks."""
+    whole = graph.add("chunk", label, toom.to_chunks, value, chunk_bits, count, shift)
+    return graph.items("chunk", label, whole, count)
 
 
 def chunk_count(bits: float, chunk_bits: int) -> int:
@@ -95,6 +107,7 @@ def _layout(long: int, short: int, ways: int) -> tuple[str, int, int]:
 
 
 def product(
+    graph: TaskGraph,
     a: Sequence[object],
     b: Sequence[object],
     chunk_bits: int,
@@ -113,13 +126,13 @@ def product(
     keep = len(a) + len(b) if keep is None else keep
     scheme, ways, part = _layout(len(a), len(b), ways)
     if scheme == "single":
-        whole = task(
+        whole = graph.add(
             "part-product", label, toom.part_product, chunk_bits, list(a), list(b)
         )
-        return chunks_of(whole, chunk_bits, keep, label)
+        return chunks_of(graph, whole, chunk_bits, keep, label)
     if scheme == "cut":
         products = [
-            task(
+            graph.add(
                 "part-product",
                 label,
                 toom.part_product,
@@ -131,7 +144,9 @@ def product(
         ]
         width = part + len(b)
         matrix = tuple(tuple(int(i == j) for j in range(ways)) for i in range(ways))
-        return _recombine(products, width, matrix, 1, part, keep, chunk_bits, label)
+        return _recombine(
+            graph, products, width, matrix, 1, part, keep, chunk_bits, label
+        )
     zero = mpz(0)
     size = 2 * ways - 1
 
@@ -142,13 +157,15 @@ def product(
                 operand[i * part + s] if i * part + s < len(operand) else zero
                 for i in range(ways)
             ]
-            values = task("toom-evaluation", label, toom.evaluate_slice, ways, slices)
-            by_slice.append(items("toom-evaluation", label, values, size))
+            values = graph.add(
+                "toom-evaluation", label, toom.evaluate_slice, ways, slices
+            )
+            by_slice.append(graph.items("toom-evaluation", label, values, size))
         return [[by_slice[s][j] for s in range(part)] for j in range(size)]
 
     a_points, b_points = evaluated(a), evaluated(b)
     products = [
-        task(
+        graph.add(
             "part-product",
             label,
             toom.part_product,
@@ -162,11 +179,14 @@ def product(
     # Evaluated parts grow by a few bits (|A(p)| < 2**(part*C + 8)), so each
     # part product fits 2 * part + 1 chunks.
     width = 2 * part + 1
-    return _recombine(products, width, matrix, divisor, part, keep, chunk_bits, label)
+    return _recombine(
+        graph, products, width, matrix, divisor, part, keep, chunk_bits, label
+    )
 
 
 def _recombine(
-    products: Sequence[Delayed],
+    graph: TaskGraph,
+    products: Sequence[TaskRef],
     width: int,
     matrix: Sequence[Sequence[int]],
     divisor: int,
@@ -177,10 +197,10 @@ def _recombine(
 ) -> Chunks:
     """``sum_i (sum_j M[i][j] w_j) / D * 2**(i*offset*C)`` as ``keep`` chunks."""
     split = [
-        items(
+        graph.items(
             "part-split",
             label,
-            task("part-split", label, toom.signed_chunks, w, chunk_bits, width),
+            graph.add("part-split", label, toom.signed_chunks, w, chunk_bits, width),
             width,
         )
         for w in products
@@ -197,19 +217,21 @@ def _recombine(
                         coefficients.append(entry)
                         chunks.append(split[j][t])
         combined.append(
-            task("interpolate", label, toom.combine, tuple(coefficients), chunks)
+            graph.add("interpolate", label, toom.combine, tuple(coefficients), chunks)
         )
     bound = toom.carry_bound(matrix)
     summaries = [
-        task("carry-summary", label, toom.carry_summary, c, chunk_bits, divisor, bound)
+        graph.add(
+            "carry-summary", label, toom.carry_summary, c, chunk_bits, divisor, bound
+        )
         for c in combined
     ]
-    chain = task(
+    chain = graph.add(
         "carry-chain", label, toom.carry_chain, summaries, chunk_bits, divisor, keep
     )
     return [
-        task(
+        graph.add(
             "carry", label, toom.carry_apply, combined[u], chain, u, chunk_bits, divisor
         )
         for u in range(min(keep, total))
-    ] + [task("carry", label, toom.zero_chunk, u) for u in range(total, keep)]
+    ] + [graph.add("carry", label, toom.zero_chunk, u) for u in range(total, keep)]

@@ -243,7 +243,8 @@ def _run_with_chunked(
 
     plain = [output for index, output in enumerate(outputs) if index not in chunked]
     chunk_futures = {
-        index: client.compute(graph.chunks) for index, graph in chunked.items()
+        index: client.get(graph.graph.tasks, graph.keys, sync=False)
+        for index, graph in chunked.items()
     }
     every = [future for futures in chunk_futures.values() for future in futures]
     with cluster_work(client, every):

@@ -16,6 +16,7 @@ from compute import distributed, kernels, toom
 from compute.distributed import ChunkedGraph, Output
 from compute.plan import SmallBatch, Split, Walk
 from compute.products import Product
+from compute.tasks import TaskGraph
 from compute.tasks import task as _task
 
 # A value covering c pieces has at most 1 + SPREAD_SLACK / sqrt(c) times its
@@ -100,6 +101,7 @@ def _spread_top(split: Split, level: list[Delayed], covered: list[int]) -> Chunk
     bits, chunk_bits = spread.chunk_bits, spread.chunk_bits
     whole_chunks, low_shift = divmod(product.shift, chunk_bits)
     odd_bits = product.bits - product.shift
+    graph = TaskGraph()
     values = []
     for index, (value, pieces) in enumerate(zip(level, covered, strict=True)):
         # Pieces are dealt by weight, so a value's share of the bits is close
@@ -109,20 +111,23 @@ def _spread_top(split: Split, level: list[Delayed], covered: list[int]) -> Chunk
         slack = 1 + SPREAD_SLACK / math.sqrt(pieces)
         estimate = odd_bits * pieces / split.pieces * slack + shift + 64
         count = distributed.chunk_count(estimate, bits)
-        values.append(distributed.chunks_of(value, bits, count, label, shift))
+        reference = graph.include(value)
+        values.append(
+            distributed.chunks_of(graph, reference, bits, count, label, shift)
+        )
     for ways in reversed(spread.ways):
         top = len(values) == 2
         # The whole value's size is known to a bit: the top keeps no slack.
         keep = distributed.chunk_count(odd_bits + low_shift + 64, bits) if top else None
         paired = [
-            distributed.product(a, b, chunk_bits, ways, label, keep)
+            distributed.product(graph, a, b, chunk_bits, ways, label, keep)
             for a, b in zip(values[0::2], values[1::2], strict=False)
         ]
         if len(values) % 2:
             paired.append(values[-1])
         values = paired
-    zeros = [_task("chunk", label, toom.zero_chunk, i) for i in range(whole_chunks)]
-    return ChunkedGraph(zeros + values[0], chunk_bits)
+    zeros = [graph.add("chunk", label, toom.zero_chunk, i) for i in range(whole_chunks)]
+    return ChunkedGraph(graph, zeros + values[0], chunk_bits)
 
 
 @dataclass(frozen=True)

@@ -232,23 +232,21 @@ def check_sizes(
         return
     _, subject, noun, largest = max(sizes, key=lambda size: size[3])
     need = working_bytes(largest)
+    spread_need = ""
     # Spreading over one worker gains nothing: it needs two or more.
     if need > worker_bytes and cluster_bytes and cluster_bytes > 1.5 * worker_bytes:
         per_worker, in_all = spread_bytes(largest, worker_bytes / cluster_bytes)
         if per_worker <= worker_bytes and in_all <= cluster_bytes:
             need = 0.0  # spread over the workers
-        elif per_worker <= worker_bytes:
-            raise ValueError(
-                f"{subject} is too large: {noun} has about "
-                f"{format_bytes(largest)} and needs about {format_bytes(in_all)} "
-                f"spread over workers, but {where} offers "
-                f"{format_bytes(cluster_bytes)} in all"
-            )
+        spread_need = (
+            f" on one worker, or {format_bytes(per_worker)} per worker spread "
+            "over the cluster's workers"
+        )
     if need > worker_bytes:
         raise ValueError(
             f"{subject} is too large: {noun} has about "
             f"{format_bytes(largest)} and needs about "
-            f"{format_bytes(need)} to compute, but {where} offers "
+            f"{format_bytes(need)}{spread_need or ' to compute'}, but {where} offers "
             f"{format_bytes(worker_bytes)} per worker"
         )
     if largest > client_bytes:

@@ -11,12 +11,14 @@ from fractions import Fraction
 import dask
 import gmpy2
 import pytest
+from dask.local import get_sync
 from distributed import Client, LocalCluster
 from gmpy2 import mpz
 
 import compute
 from compute import distributed, toom
 from compute.result_file import write_result
+from compute.tasks import TaskGraph
 
 CHUNK_BITS = 128
 
@@ -27,14 +29,16 @@ def _random(bits: int, rng: random.Random) -> mpz:
 
 def _product_here(a: mpz, b: mpz, ways: int, keep: int | None = None) -> mpz:
     """``a * b`` through the distributed graph, run by the synchronous scheduler."""
+    graph = TaskGraph()
     chunks_a = distributed.chunks_of(
-        a, CHUNK_BITS, distributed.chunk_count(a.bit_length(), CHUNK_BITS), 0
+        graph, a, CHUNK_BITS, distributed.chunk_count(a.bit_length(), CHUNK_BITS), 0
     )
     chunks_b = distributed.chunks_of(
-        b, CHUNK_BITS, distributed.chunk_count(b.bit_length(), CHUNK_BITS), 0
+        graph, b, CHUNK_BITS, distributed.chunk_count(b.bit_length(), CHUNK_BITS), 0
     )
-    out = distributed.product(chunks_a, chunks_b, CHUNK_BITS, ways, 0, keep)
-    return toom.join_chunks(dask.compute(*out, scheduler="sync"), CHUNK_BITS)
+    out = distributed.product(graph, chunks_a, chunks_b, CHUNK_BITS, ways, 0, keep)
+    values = get_sync(graph.tasks, [chunk.key for chunk in out])
+    return toom.join_chunks(values, CHUNK_BITS)
 
 
 @pytest.mark.parametrize("ways", [2, 3, 4, 5, 6, 8, 12, 16])
@@ -246,15 +250,15 @@ def test_a_worker_killed_during_a_distributed_product_changes_nothing(
     operands = []
     for n in (5_000_000, 4_800_000):
         bits = gmpy2.fac(n).bit_length()
-        value = dask.delayed(gmpy2.fac)(n)
+        graph = TaskGraph()
+        value = graph.add("factorial", n, gmpy2.fac, n)
         chunks = distributed.chunks_of(
-            value, chunk_bits, distributed.chunk_count(bits, chunk_bits), 0
+            graph, value, chunk_bits, distributed.chunk_count(bits, chunk_bits), 0
         )
-        operands.append(
-            compute.ChunkedInteger(
-                small_workers.compute(chunks), chunk_bits, small_workers
-            )
+        futures = small_workers.get(
+            graph.tasks, [chunk.key for chunk in chunks], sync=False
         )
+        operands.append(compute.ChunkedInteger(futures, chunk_bits, small_workers))
     product = operands[0].multiply(operands[1], ways=3)
     pids = small_workers.run(os.getpid)
     deadline = time.monotonic() + 60
