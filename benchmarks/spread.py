@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
 import time
+from pathlib import Path
 
 import gmpy2
 from distributed import Client, LocalCluster
@@ -30,7 +30,15 @@ SPREAD_N = 5 * 10**7
 
 
 def _peak_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """This process's peak resident memory since it started its program.
+
+    ``VmHWM`` belongs to the address space, which exec replaces; getrusage's
+    ``ru_maxrss`` would carry over the peak of the process that forked it.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def product_table(runs: int) -> list[dict[str, object]]:
@@ -47,14 +55,15 @@ def product_table(runs: int) -> list[dict[str, object]]:
             ) as cluster,
             Client(cluster, set_as_default=False) as client,
         ):
-            held_a = compute.ChunkedInteger.scatter(
-                a, client=client, chunk_bits=CHUNK_BITS
-            )
-            held_b = compute.ChunkedInteger.scatter(
-                b, client=client, chunk_bits=CHUNK_BITS
-            )
             ours, theirs, ratios = [], [], []
             for _ in range(runs):
+                # Scattered afresh (new keys), so no earlier product is reused.
+                held_a = compute.ChunkedInteger.scatter(
+                    a, client=client, chunk_bits=CHUNK_BITS
+                ).wait()
+                held_b = compute.ChunkedInteger.scatter(
+                    b, client=client, chunk_bits=CHUNK_BITS
+                ).wait()
                 start = time.perf_counter()
                 product = held_a.multiply(held_b).wait(timeout=600)
                 ours.append(time.perf_counter() - start)

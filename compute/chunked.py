@@ -94,7 +94,9 @@ class ChunkedInteger:
         from compute import wire
 
         wire.register_on(client)
-        return cls(client.scatter(list(pieces)), bits, client)
+        # Fresh keys: a value scattered twice is two values, each with its
+        # own products (content-hashed keys would share and cache them).
+        return cls(client.scatter(list(pieces), hash=False), bits, client)
 
     def __len__(self) -> int:
         return len(self.chunks)
