@@ -44,7 +44,7 @@ demo: $(STAMP)
 test: lint browser $(STAMP)
 	$(BIN)/python -m pytest $(NETNS_TESTS)
 
-## bench: ours against the anchors, interleaved; writes benchmarks/results/ (~25 min)
+## bench: ours against the anchors, interleaved; writes benchmarks/results/ (~30 min)
 ## (BENCH_QUICK=1 make bench: a short smoke run into benchmarks/results/quick/)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
