@@ -411,3 +411,27 @@ def test_a_factorial_too_large_to_compute_still_gets_its_summary(env):
     assert lines[2].endswith(" followed by 2499999997 zeros")
     assert lines[3] == summary_line(30)
     assert finished.stderr == ""
+
+
+@pytest.mark.parametrize("format", ["bin", "hex"])
+def test_one_large_n_streams_to_its_file_from_the_workers_chunks(env, tmp_path, format):
+    # With in-process-seconds lowered, 3e6! counts as large: it is written from
+    # its chunks on the workers, never whole in the command's process.
+    env["DASK_COMPUTE__IN_PROCESS_SECONDS"] = "0.1"
+    env["DASK_COMPUTE__CHUNK_BYTES"] = "65536"
+    env["DASK_COMPUTE__CLUSTER__DASHBOARD_ADDRESS"] = "127.0.0.1:0"
+    path = tmp_path / f"f.{format}"
+    finished = run_cli(
+        [COMPUTE, "factorial", "3000000", "--output", str(path), "--format", format],
+        env,
+    )
+    assert finished.returncode == 0, finished.stderr
+    lines = finished.stdout.splitlines()
+    assert lines[0].startswith("computed 1 factorial in ")
+    chunks = -(-(gmpy2.fac(3000000).bit_length() + 64) // (65536 * 8))
+    assert lines[0].endswith(f", held in {chunks} chunks")
+    assert lines[1] == summary_line(3000000)
+    assert lines[2].startswith(f"wrote 3000000! to {path} (")
+    assert read_result(path, format=format) == gmpy2.fac(3000000)
+    for word in ("Traceback", "ERROR", "WARNING"):
+        assert word not in finished.stderr
