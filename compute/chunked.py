@@ -274,8 +274,12 @@ class ChunkedInteger:
         return self
 
     def release(self) -> None:
-        """Let the workers drop the chunks."""
-        self.client.cancel(self.chunks)
+        """Drop this value's references to its chunks.
+
+        The workers forget a chunk once no future refers to it; a product
+        computed twice (same keys) stays for whoever else holds it, which
+        cancelling would not respect.
+        """
         self.chunks = []
 
 
