@@ -23,6 +23,7 @@ import gmpy2
 from distributed import Client, LocalCluster
 
 import compute
+from tests.remote import worker_statuses
 
 PRODUCT_BITS = 100_000_000
 CHUNK_BITS = 1 << 23  # 1 MiB chunks: 96 per operand
@@ -99,12 +100,7 @@ def spread_memory() -> dict[str, object]:
         value = compute.factorial(SPREAD_N, client=client)
         seconds = time.perf_counter() - start
         restarted = client.run(os.getpid) != pids
-        statuses = [
-            event["status"]
-            for events in client.get_events().values()
-            for _, event in events
-            if isinstance(event, dict) and event.get("action") == "worker-status-change"
-        ]
+        statuses = worker_statuses(client)
         peaks = client.run(_peak_rss_bytes)
     start = time.perf_counter()
     exact = value == gmpy2.fac(SPREAD_N)

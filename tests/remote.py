@@ -16,10 +16,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+from distributed import Client
 
 DASK = str(Path(sys.executable).parent / "dask")
 RECORDER = str(Path(__file__).parent / "task_recorder.py")
 REPO = Path(__file__).parent.parent
+
+
+def worker_statuses(client: Client) -> list[str]:
+    """Every status a worker changed to; distributed logs them under its address."""
+    return [
+        event["status"]
+        for events in client.get_events().values()
+        for _, event in events
+        if isinstance(event, dict) and event.get("action") == "worker-status-change"
+    ]
 
 
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:

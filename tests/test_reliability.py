@@ -18,7 +18,13 @@ from distributed import Client, LocalCluster
 
 import cluster
 import compute
-from tests.remote import clean_env, kill_group, remote_cluster, start_script
+from tests.remote import (
+    clean_env,
+    kill_group,
+    remote_cluster,
+    start_script,
+    worker_statuses,
+)
 
 
 def wait_until(condition, timeout: float, interval: float = 0.05) -> float:
@@ -283,16 +289,6 @@ def test_a_large_n_that_fits_runs_without_pausing_or_killing_workers(graphs_subm
         # refused before submission.
         with pytest.raises(ValueError, match=r"offers 1\.29 GB per worker"):
             compute.factorial(3 * 10**8, client=client)
-
-
-def worker_statuses(client: Client) -> list[str]:
-    """Every status a worker changed to; distributed logs them under its address."""
-    return [
-        event["status"]
-        for events in client.get_events().values()
-        for _, event in events
-        if isinstance(event, dict) and event.get("action") == "worker-status-change"
-    ]
 
 
 def test_the_status_reader_sees_a_forced_pause():
