@@ -264,8 +264,7 @@ def factorial_chunked(n: int, *, client: Client | None = None) -> ChunkedInteger
         count = chunk_count(factorial_bits(value) + 64, chunk_bits)
         chunks = chunks_of(graph, graph.include(output), chunk_bits, count, value)
         output = ChunkedGraph(graph, chunks, chunk_bits)
-    futures = client.get(output.graph.tasks, output.keys, sync=False)
-    return ChunkedInteger(futures, output.chunk_bits, client)
+    return ChunkedInteger.submit(output, client)
 
 
 def factorial_delayed(n: int) -> Delayed:

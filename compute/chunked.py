@@ -81,6 +81,12 @@ class ChunkedInteger:
         self._bits: int | None = None
 
     @classmethod
+    def submit(cls, output: distributed.ChunkedGraph, client: Client) -> ChunkedInteger:
+        """The chunks of a graph's value, submitted to ``client``'s cluster."""
+        futures = client.get(output.graph.tasks, output.keys, sync=False)
+        return cls(futures, output.chunk_bits, client)
+
+    @classmethod
     def scatter(
         cls, value: int, *, client: Client, chunk_bits: int | None = None
     ) -> ChunkedInteger:
@@ -136,9 +142,8 @@ class ChunkedInteger:
         chunks = distributed.product(
             graph, self.chunks, other.chunks, self.chunk_bits, ways, 0
         )
-        keys = [str(chunk.key) for chunk in chunks]
-        futures = self.client.get(graph.tasks, keys, sync=False)
-        return ChunkedInteger(futures, self.chunk_bits, self.client)
+        output = distributed.ChunkedGraph(graph, chunks, self.chunk_bits)
+        return ChunkedInteger.submit(output, self.client)
 
     def __mul__(self, other: ChunkedInteger) -> ChunkedInteger:
         return self.multiply(other)

@@ -242,11 +242,10 @@ def _run_with_chunked(
     from compute.chunked import ChunkedInteger
 
     plain = [output for index, output in enumerate(outputs) if index not in chunked]
-    chunk_futures = {
-        index: client.get(graph.graph.tasks, graph.keys, sync=False)
-        for index, graph in chunked.items()
+    submitted = {
+        index: ChunkedInteger.submit(graph, client) for index, graph in chunked.items()
     }
-    every = [future for futures in chunk_futures.values() for future in futures]
+    every = [future for value in submitted.values() for future in value.chunks]
     with cluster_work(client, every):
         values = iter(run_on_cluster(plain, client, progress) if plain else [])
         if progress and not plain:
@@ -256,10 +255,7 @@ def _run_with_chunked(
         results: list[object] = []
         for index in range(len(outputs)):
             if index in chunked:
-                value = ChunkedInteger(
-                    chunk_futures.pop(index), chunked[index].chunk_bits, client
-                )
-                results.append(value.to_mpz(release=True))
+                results.append(submitted.pop(index).to_mpz(release=True))
             else:
                 results.append(next(values))
         return results

@@ -98,7 +98,7 @@ def _spread_top(split: Split, level: list[Delayed], covered: list[int]) -> Chunk
     """The top levels as distributed products of chunked values; shift in the chunks."""
     product, label, spread = split.product, split.product.arguments[0], split.spread
     assert spread is not None
-    bits, chunk_bits = spread.chunk_bits, spread.chunk_bits
+    chunk_bits = spread.chunk_bits
     whole_chunks, low_shift = divmod(product.shift, chunk_bits)
     odd_bits = product.bits - product.shift
     graph = TaskGraph()
@@ -110,15 +110,19 @@ def _spread_top(split: Split, level: list[Delayed], covered: list[int]) -> Chunk
         shift = low_shift if index == 0 else 0
         slack = 1 + SPREAD_SLACK / math.sqrt(pieces)
         estimate = odd_bits * pieces / split.pieces * slack + shift + 64
-        count = distributed.chunk_count(estimate, bits)
+        count = distributed.chunk_count(estimate, chunk_bits)
         reference = graph.include(value)
         values.append(
-            distributed.chunks_of(graph, reference, bits, count, label, shift)
+            distributed.chunks_of(graph, reference, chunk_bits, count, label, shift)
         )
     for ways in reversed(spread.ways):
         top = len(values) == 2
         # The whole value's size is known to a bit: the top keeps no slack.
-        keep = distributed.chunk_count(odd_bits + low_shift + 64, bits) if top else None
+        keep = (
+            distributed.chunk_count(odd_bits + low_shift + 64, chunk_bits)
+            if top
+            else None
+        )
         paired = [
             distributed.product(graph, a, b, chunk_bits, ways, label, keep)
             for a, b in zip(values[0::2], values[1::2], strict=False)
