@@ -84,11 +84,12 @@ def run_batch(
     # large for one worker may still be spread over a cluster's workers.
     check_fits_here(values, positions, spread=True)
     distinct = sorted(set(values))
+    seconds = batch_seconds(distinct)
     computed, located, client = _run_planned(
         client,
-        batch_seconds(distinct),
+        seconds,
         lambda threads, worker_bytes: batch_graph(
-            plan_batch(distinct, threads, worker_bytes)
+            plan_batch(distinct, threads, worker_bytes, seconds)
         ),
         lambda worker_bytes, cluster_bytes, where: check_fits(
             values, worker_bytes, machine_bytes(), where, positions, cluster_bytes

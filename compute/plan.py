@@ -192,15 +192,18 @@ def products_seconds(products: Sequence[Product]) -> float:
 
 def _cut_walks(
     ns: Sequence[int], threads: int, budget: float, worker_bytes: float | None = None
-) -> list[Walk]:
+) -> tuple[list[Walk], float]:
+    """The walks of ``ns`` and their estimated single-thread seconds in all."""
     walks: list[Walk] = []
+    seconds = 0.0
     targets: list[int] = []
     walk_seconds = 0.0
+    start_split: Split | None = None
+    split_seconds = setting("split-seconds")
     for n in ns:
         fresh = factorial_seconds(n)
         if targets:
             step = step_seconds(targets[-1], n)
-            start_split = split_for(targets[0], threads, worker_bytes)
             # A split start is its own task, so its walk has no budget of its own.
             within_budget = start_split is not None or walk_seconds + step <= budget
             # A spread start stays in chunks on the workers: nothing walks on.
@@ -208,21 +211,23 @@ def _cut_walks(
             if step < fresh and within_budget and not spread:
                 targets.append(n)
                 walk_seconds += step
+                seconds += step
                 continue
             walks.append(Walk(targets[0], start_split, tuple(targets)))
         targets = [n]
-        walk_seconds = 0.0 if fresh > setting("split-seconds") else fresh
+        seconds += fresh
+        start_split = split_for(n, threads, worker_bytes)
+        walk_seconds = 0.0 if fresh > split_seconds else fresh
     if targets:
-        walks.append(
-            Walk(
-                targets[0], split_for(targets[0], threads, worker_bytes), tuple(targets)
-            )
-        )
-    return walks
+        walks.append(Walk(targets[0], start_split, tuple(targets)))
+    return walks, seconds
 
 
 def plan_batch(
-    ns: Sequence[int], threads: int | None = None, worker_bytes: float | None = None
+    ns: Sequence[int],
+    threads: int | None = None,
+    worker_bytes: float | None = None,
+    seconds: float | None = None,
 ) -> list[Walk]:
     """Cut distinct, ascending ``ns`` into walks of balanced estimated cost.
 
@@ -236,6 +241,8 @@ def plan_batch(
     worker_bytes : float, optional
         Usable memory per worker of the cluster it will run on; None (in
         process) never spreads a product over workers.
+    seconds : float, optional
+        ``batch_seconds(ns)``, when the caller has it already.
 
     Returns
     -------
@@ -249,22 +256,18 @@ def plan_batch(
     """
     if threads is None:
         threads = in_process_threads()
+    if seconds is None:
+        seconds = batch_seconds(ns)
     budget = max(
-        setting("min-task-seconds"),
-        batch_seconds(ns, threads) / (threads * setting("tasks-per-thread")),
+        setting("min-task-seconds"), seconds / (threads * setting("tasks-per-thread"))
     )
-    return _cut_walks(ns, threads, budget, worker_bytes)
+    return _cut_walks(ns, threads, budget, worker_bytes)[0]
 
 
-def batch_seconds(ns: Sequence[int], threads: int = 1) -> float:
+def batch_seconds(ns: Sequence[int]) -> float:
     """Estimated single-thread seconds for the factorials of ``ns``.
 
-    ``ns`` are distinct and ascending; work shared along walks is counted once.
+    ``ns`` are distinct and ascending; work shared along walks is counted once
+    (walks as long as sharing pays, whatever the threads).
     """
-    walks = _cut_walks(ns, threads, math.inf)
-    steps = sum(
-        step_seconds(walk.targets[i - 1], walk.targets[i])
-        for walk in walks
-        for i in range(1, len(walk.targets))
-    )
-    return steps + sum(factorial_seconds(walk.start) for walk in walks)
+    return _cut_walks(ns, 1, math.inf)[1]
