@@ -6,10 +6,13 @@ The one place that says how much work fits where. Thread counts come from
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import TYPE_CHECKING
 
 import dask.config
 import dask.system
+import dask.utils
 import psutil
 
 from compute.config import setting
@@ -39,17 +42,41 @@ def cluster_capacity(client: Client) -> tuple[float, int]:
     return largest, threads
 
 
+# Per client: when its workers were last asked for, their memory limits and
+# their total threads.
+_asked: dict[str, tuple[float, list[int], int]] = {}
+_asked_lock = threading.Lock()
+
+
 def cluster_memory(client: Client) -> tuple[float, float, int]:
     """Usable memory of the largest worker, of all workers, and total threads.
 
     As :func:`cluster_capacity`; the total counts a worker without a limit
     as this machine's memory, and is at most this machine's memory when the
-    workers run here (a LocalCluster's limits share one machine).
+    workers run here (a LocalCluster's limits share one machine). Asking the
+    scheduler is a round trip, so its answer is kept for as long as the
+    client keeps its own scheduler info
+    (``distributed.client.scheduler-info-interval``, 2 s by default).
     """
-    workers = client.scheduler_info(n_workers=-1)["workers"].values()
-    limits = [worker.get("memory_limit") or 0 for worker in workers]
-    threads = max(sum(worker.get("nthreads", 1) for worker in workers), 1)
+    limits, threads = _worker_limits(client)
     if not (limits and all(limits)):
         return machine_bytes(), machine_bytes(), threads
     pause = dask.config.get("distributed.worker.memory.pause", 0.8) or 1.0
     return float(max(limits)) * pause, float(sum(limits)) * pause, threads
+
+
+def _worker_limits(client: Client) -> tuple[list[int], int]:
+    now = time.monotonic()
+    kept_for = dask.utils.parse_timedelta(
+        dask.config.get("distributed.client.scheduler-info-interval", "2s")
+    )
+    with _asked_lock:
+        asked = _asked.get(client.id)
+    if asked is not None and now - asked[0] < kept_for:
+        return asked[1], asked[2]
+    workers = client.scheduler_info(n_workers=-1)["workers"].values()
+    limits = [worker.get("memory_limit") or 0 for worker in workers]
+    threads = max(sum(worker.get("nthreads", 1) for worker in workers), 1)
+    with _asked_lock:
+        _asked[client.id] = (now, limits, threads)
+    return limits, threads

@@ -209,6 +209,7 @@ def run_on_cluster(
     from compute import wire  # imports distributed: the cluster path only
 
     wire.register_on(client)
+    _settle_releases(client)
     chunked = {
         index: output
         for index, output in enumerate(outputs)
@@ -225,6 +226,18 @@ def run_on_cluster(
         if progress or len(futures) == 1:
             return client.gather(futures)
         return _gather_as_completed(client, futures)
+
+
+def _settle_releases(client: Client) -> None:
+    """Let ``client`` send the releases of futures dropped before this call.
+
+    A dropped future queues its release on the client's event loop. A call
+    right after it for the same keys must not submit them before that release
+    has gone out: the scheduler then forgets the new call's results while
+    they are gathered ("Couldn't gather keys", seen 268 times in 300 warm
+    calls without this). One pass of the loop, no scheduler round trip.
+    """
+    client.sync(asyncio.sleep, 0)
 
 
 def _run_with_chunked(

@@ -101,3 +101,20 @@ def test_results_gathered_as_completed_keep_their_places(client):
     ns = [2 * 10**6, 10, 7854, 7854]
     results = run_on_cluster([factorial_delayed(n) for n in ns], client)
     assert results == [gmpy2.fac(n) for n in ns]
+
+
+def test_back_to_back_calls_for_the_same_keys_log_nothing(client, caplog):
+    import gmpy2
+
+    import compute
+
+    # Each call drops its futures as it returns, and the next one asks for
+    # the same keys at once: their releases must reach the scheduler first.
+    seed = [5310, 5263, 7854]
+    expected = [gmpy2.fac(n) for n in seed]
+    with caplog.at_level("WARNING"):
+        for _ in range(60):
+            assert compute.factorial_many(seed, client=client) == expected
+    assert [
+        r.getMessage() for r in caplog.records if r.name.startswith("distributed")
+    ] == []
