@@ -72,6 +72,8 @@ def _measured(code: str, env: dict[str, str]) -> dict[str, Any]:
         "sum_of_peaks_bytes": sum(rss for _, rss in peaks.values()),
         "peak_of_sum_bytes": peak_sum,
     }
+    # A successful run prints nothing on stderr; anything there is recorded.
+    measured["stderr_tail"] = errors.strip().splitlines()[-5:]
     if process.returncode:
         measured["failed"] = errors.strip().splitlines()[-1:]
     else:

@@ -11,7 +11,12 @@ from gmpy2 import mpz
 
 from cluster.connect import scheduler_address
 from cluster.shared import shared_client
-from compute.capacity import cluster_memory, in_process_threads, machine_bytes
+from compute.capacity import (
+    cluster_memory,
+    in_process_threads,
+    local_cluster_memory,
+    machine_bytes,
+)
 from compute.chunked import ChunkedInteger
 from compute.cost import factorial_bits, factorial_seconds
 from compute.distributed import (
@@ -56,7 +61,15 @@ def _run_planned(
     cluster_bytes, where)`` refuses work too large for where it runs
     before anything is sent (``cluster_bytes`` None in this process).
     """
-    client = choose_client(client, seconds)
+
+    def fits_local_cluster() -> bool:
+        worker_bytes, cluster_bytes, _ = local_cluster_memory()
+        # Refused here too: the cluster's refusal is the one to give.
+        return _passes(check, worker_bytes, cluster_bytes) or not _passes(
+            check, machine_bytes(), None
+        )
+
+    client = choose_client(client, seconds, fits_local_cluster=fits_local_cluster)
     if client is None:
         check(machine_bytes(), None, "this machine")
         outputs, located = build(in_process_threads(), None)
@@ -65,6 +78,18 @@ def _run_planned(
     check(worker_bytes, cluster_bytes, f"the cluster at {scheduler_address(client)}")
     outputs, located = build(threads, worker_bytes)
     return run_on_cluster(outputs, client, progress), located, client
+
+
+def _passes(
+    check: Callable[[float, float | None, str], None],
+    worker_bytes: float,
+    cluster_bytes: float | None,
+) -> bool:
+    try:
+        check(worker_bytes, cluster_bytes, "")
+    except ValueError:
+        return False
+    return True
 
 
 def run_batch(
@@ -91,8 +116,15 @@ def run_batch(
         lambda threads, worker_bytes: batch_graph(
             plan_batch(distinct, threads, worker_bytes, seconds)
         ),
+        # In this process (no cluster_bytes) a factorial may be computed lean.
         lambda worker_bytes, cluster_bytes, where: check_fits(
-            values, worker_bytes, machine_bytes(), where, positions, cluster_bytes
+            values,
+            worker_bytes,
+            machine_bytes(),
+            where,
+            positions,
+            cluster_bytes,
+            lean=cluster_bytes is None,
         ),
         progress,
     )

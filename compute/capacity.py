@@ -6,6 +6,7 @@ The one place that says how much work fits where. Thread counts come from
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -19,6 +20,8 @@ from compute.config import setting
 
 if TYPE_CHECKING:
     from distributed import Client
+
+logger = logging.getLogger(__name__)
 
 
 def machine_bytes() -> float:
@@ -80,3 +83,23 @@ def _worker_limits(client: Client) -> tuple[list[int], int]:
     with _asked_lock:
         _asked[client.id] = (now, limits, threads)
     return limits, threads
+
+
+def local_cluster_memory() -> tuple[float, float, int]:
+    """As :func:`cluster_memory`, for the LocalCluster ``cluster.connect`` would start.
+
+    Read from ``compute.cluster.*`` without starting it: each worker's limit
+    is parsed as distributed's workers parse it.
+    """
+    from distributed.worker_memory import parse_memory_limit
+
+    from cluster.config import local_cluster_defaults
+
+    defaults = local_cluster_defaults()
+    workers, threads = defaults["n_workers"], defaults["threads_per_worker"]
+    limit = parse_memory_limit(defaults["memory_limit"], threads, logger=logger)
+    if not limit:
+        return machine_bytes(), machine_bytes(), workers * threads
+    pause = dask.config.get("distributed.worker.memory.pause", 0.8) or 1.0
+    usable = float(limit) * pause
+    return usable, usable * workers, workers * threads

@@ -26,6 +26,7 @@ _KINDS = {
     "fac-seconds-per-bit": "positive",
     "multiply-seconds-per-bit": "positive",
     "memory-factor": "positive",
+    "lean-memory-factor": "positive",
     "threads": "count-or-null",
     "execution": "execution",
     "in-process-seconds": "seconds",

@@ -43,6 +43,11 @@ def working_bytes(result_bytes: float) -> float:
     return setting("memory-factor") * result_bytes
 
 
+def lean_working_bytes(result_bytes: float) -> float:
+    """As :func:`working_bytes`, with each product on one thread (a lean split)."""
+    return setting("lean-memory-factor") * result_bytes
+
+
 # Toom-k beyond this has wide interpolation coefficients (Toom-16: 181 bits,
 # D of 103 bits) and costs more in its linear stages than it saves.
 MAX_WAYS = 16

@@ -48,6 +48,7 @@ def choose_client(
     client: Client | None,
     estimated_seconds: float,
     in_process_seconds: float | None = None,
+    fits_local_cluster: Callable[[], bool] | None = None,
 ) -> Client | None:
     """The client to run on, or None to run in this process.
 
@@ -60,6 +61,11 @@ def choose_client(
     in_process_seconds : float, optional
         Cost from which a cluster is started when none is known; by default
         ``compute.in-process-seconds``.
+    fits_local_cluster : callable, optional
+        Whether the work can run on the LocalCluster that would be started.
+        When it says no, the work stays in this process, which has the
+        whole machine's memory where a LocalCluster splits it between its
+        workers (unless ``compute.execution`` is ``cluster``).
 
     Raises
     ------
@@ -79,10 +85,10 @@ def choose_client(
     current = current_client()
     if current is not None:
         return current
-    if (
-        execution == "cluster"
-        or configured_address() is not None
-        or estimated_seconds >= threshold
+    if execution == "cluster" or configured_address() is not None:
+        return shared_client()
+    if estimated_seconds >= threshold and (
+        fits_local_cluster is None or fits_local_cluster()
     ):
         return shared_client()
     return None

@@ -69,9 +69,10 @@ def split_graph(split: Split) -> Output:
     level = _pieces(split)
     covered = [1] * len(level)  # pieces under each value of the level
     keep = 2 ** len(split.spread.ways) if split.spread is not None else 2
+    threads = 1 if split.lean else 2
     while len(level) > keep:
         paired = [
-            _task("multiply", label, kernels.multiply, a, b)
+            _task("multiply", label, kernels.multiply, a, b, threads)
             for a, b in zip(level[0::2], level[1::2], strict=False)
         ]
         covered_pairs = [
@@ -85,7 +86,12 @@ def split_graph(split: Split) -> Output:
         return _spread_top(split, level, covered)
     if product.prime_form:
         return _task(
-            "multiply", label, kernels.multiply_and_shift, *level, product.shift
+            "multiply",
+            label,
+            kernels.multiply_and_shift,
+            *level,
+            product.shift,
+            threads,
         )
     divisors = product.range[2]  # type: ignore[index]
     if not divisors:

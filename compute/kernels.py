@@ -408,16 +408,18 @@ def _multiply_into(results: list[mpz], index: int, a: mpz, b: mpz) -> None:
 
 
 @releasing_gil
-def multiply(a: mpz, b: mpz) -> mpz:
+def multiply(a: mpz, b: mpz, threads: int = 2) -> mpz:
     """``a * b``; very large products are split across two threads.
 
     With ``b = b_hi * 2**k + b_lo``, the two partial products ``a*b_hi`` and
     ``a*b_lo`` run in parallel threads (the GIL is released by gmpy2), which
-    takes about 0.75x the time of one ``a*b`` on two cores.
+    takes about 0.75x the time of one ``a*b`` on two cores. It also holds
+    about twice the memory: 6.5x the product beside its operands, against
+    3.5x for one GMP product. ``threads=1`` multiplies on this thread only.
     """
     if a.bit_length() < b.bit_length():
         a, b = b, a
-    if b.bit_length() < THREADED_MULTIPLY_BITS:
+    if threads < 2 or b.bit_length() < THREADED_MULTIPLY_BITS:
         return a * b
     half = b.bit_length() // 2
     partial: list[mpz] = [mpz(0), mpz(0)]
@@ -430,9 +432,9 @@ def multiply(a: mpz, b: mpz) -> mpz:
     return (partial[1] << half) + partial[0]
 
 
-def multiply_and_shift(a: mpz, b: mpz, shift: int) -> mpz:
+def multiply_and_shift(a: mpz, b: mpz, shift: int, threads: int = 2) -> mpz:
     """``a * b * 2**shift``: the last step of a split factorial."""
-    return multiply(a, b) << shift
+    return multiply(a, b, threads) << shift
 
 
 @releasing_gil

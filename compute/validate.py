@@ -16,7 +16,12 @@ import reprlib
 from collections.abc import Iterable, Sequence
 
 from compute.capacity import machine_bytes
-from compute.cost import factorial_bytes, spread_bytes, working_bytes
+from compute.cost import (
+    factorial_bytes,
+    lean_working_bytes,
+    spread_bytes,
+    working_bytes,
+)
 
 _short_repr = reprlib.Repr()
 _short_repr.maxstring = 40
@@ -167,6 +172,7 @@ def check_fits(
     where: str,
     positions: bool = True,
     cluster_bytes: float | None = None,
+    lean: bool = False,
 ) -> None:
     """Refuse the batch if a result cannot fit in memory, before any work.
 
@@ -185,6 +191,9 @@ def check_fits(
     cluster_bytes : float, optional
         Memory of all the workers together, when a result too large for one
         worker may be spread over them (:func:`compute.cost.spread_bytes`).
+    lean : bool
+        A result too large for two-thread products may be computed lean
+        (:func:`compute.cost.lean_working_bytes`), as in this process.
 
     Raises
     ------
@@ -202,7 +211,7 @@ def check_fits(
         )
         for position, n in enumerate(ns)
     ]
-    check_sizes(sizes, worker_bytes, client_bytes, where, cluster_bytes)
+    check_sizes(sizes, worker_bytes, client_bytes, where, cluster_bytes, lean)
 
 
 def check_sizes(
@@ -211,6 +220,7 @@ def check_sizes(
     client_bytes: float,
     where: str,
     cluster_bytes: float | None = None,
+    lean: bool = False,
 ) -> None:
     """Refuse results that cannot fit in memory, before any work.
 
@@ -220,7 +230,7 @@ def check_sizes(
         Each result: a key (equal keys count once towards the total), what it
         is (``"n = 5"``), how to refer to its value (``"its factorial"``) and
         its estimated size.
-    worker_bytes, client_bytes, where, cluster_bytes
+    worker_bytes, client_bytes, where, cluster_bytes, lean
         As for :func:`check_fits`.
 
     Raises
@@ -232,6 +242,8 @@ def check_sizes(
         return
     _, subject, noun, largest = max(sizes, key=lambda size: size[3])
     need = working_bytes(largest)
+    if lean and need > worker_bytes:
+        need = lean_working_bytes(largest)
     spread_need = ""
     # Spreading over one worker gains nothing: it needs two or more.
     if need > worker_bytes and cluster_bytes and cluster_bytes > 1.5 * worker_bytes:

@@ -118,3 +118,51 @@ def test_back_to_back_calls_for_the_same_keys_log_nothing(client, caplog):
     assert [
         r.getMessage() for r in caplog.records if r.name.startswith("distributed")
     ] == []
+
+
+def test_work_the_local_cluster_cannot_hold_stays_here(fresh_shared_client):
+    with dask.config.set({"compute.in-process-seconds": 1.0}):
+        assert choose_client(None, 5.0, fits_local_cluster=lambda: False) is None
+        assert shared._shared is None  # no cluster was started to find out
+        with dask.config.set(
+            {
+                "compute.execution": "cluster",
+                "compute.cluster.n-workers": 1,
+                "compute.cluster.dashboard-address": "127.0.0.1:0",
+            }
+        ):
+            chosen = choose_client(None, 5.0, fits_local_cluster=lambda: False)
+        assert isinstance(chosen.cluster, LocalCluster)
+
+
+def test_the_local_cluster_memory_is_known_before_it_starts(fresh_shared_client):
+    from compute.capacity import cluster_memory, local_cluster_memory
+
+    settings = {
+        "compute.cluster.n-workers": 2,
+        "compute.cluster.memory-limit": "1.5GiB",
+        "compute.cluster.dashboard-address": "127.0.0.1:0",
+    }
+    with dask.config.set(settings):
+        expected = local_cluster_memory()
+        assert expected == pytest.approx((0.8 * 1.5 * 2**30, 1.6 * 1.5 * 2**30, 2))
+        assert cluster_memory(shared.shared_client()) == pytest.approx(expected)
+
+
+def test_a_factorial_too_large_for_the_local_cluster_is_computed_lean_here(
+    fresh_shared_client,
+):
+    import gmpy2
+
+    import compute
+
+    # With these factors no worker of the local cluster could hold 3*10**6!,
+    # nor spread it, while this process can compute it lean (it is split).
+    settings = {
+        "compute.in-process-seconds": 0.0,
+        "compute.memory-factor": 1e5,
+        "compute.lean-memory-factor": 5,
+    }
+    with dask.config.set(settings):
+        assert compute.factorial(3 * 10**6) == gmpy2.fac(3 * 10**6)
+    assert shared._shared is None

@@ -39,7 +39,10 @@ def test_pieces_are_a_multiple_of_threads_and_bounded_in_cost(threads):
         split = split_for(n, threads)
         assert split is not None
         assert split.pieces % threads == 0 or split.pieces == 2
-        assert factorial_seconds(n) / split.pieces <= task_seconds
+        if split.lean:  # 10**9 in this process: one piece per thread
+            assert split.pieces == max(2, threads)
+        else:
+            assert factorial_seconds(n) / split.pieces <= task_seconds
 
 
 def test_pieces_grow_when_the_task_bound_shrinks():
@@ -91,3 +94,20 @@ def test_far_apart_large_ns_are_each_split():
     walks = plan_batch([3 * 10**6, 10**7], threads=2)
     assert [walk.start for walk in walks] == [3 * 10**6, 10**7]
     assert all(walk.split is not None for walk in walks)
+
+
+def test_a_split_too_large_for_two_thread_products_here_is_lean():
+    assert split_for(10**7, threads=2).lean is False
+    # Two-thread products needing more than this machine: one thread each.
+    with dask.config.set({"compute.memory-factor": 1e6}):
+        assert split_for(10**7, threads=2).lean is True
+        # On a cluster a product too large for a worker is spread instead.
+        assert split_for(10**7, threads=2, worker_bytes=1e15).lean is False
+
+
+def test_a_lean_split_has_one_piece_per_thread():
+    with dask.config.set({"compute.memory-factor": 1e6, "compute.task-seconds": 0.1}):
+        assert split_for(10**7, threads=2).pieces == 2
+        assert split_for(10**7, threads=3).pieces == 3
+    with dask.config.set({"compute.task-seconds": 0.1}):
+        assert split_for(10**7, threads=2).pieces > 2
