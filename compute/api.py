@@ -27,7 +27,12 @@ from compute.distributed import (
     default_chunk_bits,
     whole,
 )
-from compute.execute import choose_client, run_in_process, run_on_cluster
+from compute.execute import (
+    choose_client,
+    run_in_process,
+    run_on_cluster,
+    runs_in_process,
+)
 from compute.graph import Located, batch_graph, pick, products_graph
 from compute.plan import batch_seconds, plan_batch, plan_products, products_seconds
 from compute.products import Product
@@ -62,14 +67,9 @@ def _run_planned(
     before anything is sent (``cluster_bytes`` None in this process).
     """
 
-    def fits_local_cluster() -> bool:
-        worker_bytes, cluster_bytes, _ = local_cluster_memory()
-        # Refused here too: the cluster's refusal is the one to give.
-        return _passes(check, worker_bytes, cluster_bytes) or not _passes(
-            check, machine_bytes(), None
-        )
-
-    client = choose_client(client, seconds, fits_local_cluster=fits_local_cluster)
+    client = choose_client(
+        client, seconds, fits_local_cluster=lambda: _fits_local_cluster(check)
+    )
     if client is None:
         check(machine_bytes(), None, "this machine")
         outputs, located = build(in_process_threads(), None)
@@ -78,6 +78,18 @@ def _run_planned(
     check(worker_bytes, cluster_bytes, f"the cluster at {scheduler_address(client)}")
     outputs, located = build(threads, worker_bytes)
     return run_on_cluster(outputs, client, progress), located, client
+
+
+def _fits_local_cluster(check: Callable[[float, float | None, str], None]) -> bool:
+    """Whether the LocalCluster that would be started passes ``check``.
+
+    Also True when this process would not pass it either: the cluster's
+    refusal is then the one to give.
+    """
+    worker_bytes, cluster_bytes, _ = local_cluster_memory()
+    return _passes(check, worker_bytes, cluster_bytes) or not _passes(
+        check, machine_bytes(), None
+    )
 
 
 def _passes(
@@ -90,6 +102,38 @@ def _passes(
     except ValueError:
         return False
     return True
+
+
+def _factorials_check(
+    values: list[int], positions: bool
+) -> Callable[[float, float | None, str], None]:
+    """The memory check of ``values``' factorials, as :func:`_run_planned` takes it."""
+
+    def check(worker_bytes: float, cluster_bytes: float | None, where: str) -> None:
+        # In this process (no cluster_bytes) a factorial may be computed lean.
+        check_fits(
+            values,
+            worker_bytes,
+            machine_bytes(),
+            where,
+            positions,
+            cluster_bytes,
+            lean=cluster_bytes is None,
+        )
+
+    return check
+
+
+def factorials_run_here(values: list[int]) -> bool:
+    """Whether ``factorial_many(values)`` with no client runs in this process.
+
+    Answered without starting or connecting to any cluster.
+    """
+    distinct = sorted(set(values))
+    check = _factorials_check(distinct, positions=False)
+    return runs_in_process(
+        batch_seconds(distinct), fits_local_cluster=lambda: _fits_local_cluster(check)
+    )
 
 
 def run_batch(
@@ -116,16 +160,7 @@ def run_batch(
         lambda threads, worker_bytes: batch_graph(
             plan_batch(distinct, threads, worker_bytes, seconds)
         ),
-        # In this process (no cluster_bytes) a factorial may be computed lean.
-        lambda worker_bytes, cluster_bytes, where: check_fits(
-            values,
-            worker_bytes,
-            machine_bytes(),
-            where,
-            positions,
-            cluster_bytes,
-            lean=cluster_bytes is None,
-        ),
+        _factorials_check(values, positions),
         progress,
     )
     by_n = {n: pick(computed, located[n]) for n in distinct}

@@ -34,6 +34,7 @@ from cluster.status import show_status_lines
 from compute.api import (
     check_products_here,
     factorial_chunked,
+    factorials_run_here,
     run_batch,
     run_products,
 )
@@ -305,7 +306,9 @@ def _factorial(request: _Request) -> int:
     values: dict[int, mpz] = {}
     with _cluster_session(request.scheduler, request.report, status) as client:
         used = client
-        if _streams_chunks(request, fitting):
+        if _streams_chunks(request, fitting) and not (
+            client is None and factorials_run_here(fitting)
+        ):
             _write_chunked(request, fitting[0], client, status)
             return 0
         if fitting:

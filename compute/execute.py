@@ -72,26 +72,39 @@ def choose_client(
     ValueError
         If ``compute.execution`` is not one of auto, cluster, in-process.
     """
-    execution = setting("execution")
+    setting("execution")  # checked even when the caller's client wins
     if client is not None:
         return client
+    if runs_in_process(estimated_seconds, in_process_seconds, fits_local_cluster):
+        return None
+    return current_client() or shared_client()
+
+
+def runs_in_process(
+    estimated_seconds: float,
+    in_process_seconds: float | None = None,
+    fits_local_cluster: Callable[[], bool] | None = None,
+) -> bool:
+    """Whether :func:`choose_client` with no client picks this process.
+
+    Answered without starting or connecting to any cluster; the parameters
+    are :func:`choose_client`'s.
+    """
+    execution = setting("execution")
+    if execution == "in-process":
+        return True
+    if current_client() is not None:
+        return False
+    if execution == "cluster" or configured_address() is not None:
+        return False
     threshold = (
         setting("in-process-seconds")
         if in_process_seconds is None
         else in_process_seconds
     )
-    if execution == "in-process":
-        return None
-    current = current_client()
-    if current is not None:
-        return current
-    if execution == "cluster" or configured_address() is not None:
-        return shared_client()
-    if estimated_seconds >= threshold and (
-        fits_local_cluster is None or fits_local_cluster()
-    ):
-        return shared_client()
-    return None
+    return estimated_seconds < threshold or (
+        fits_local_cluster is not None and not fits_local_cluster()
+    )
 
 
 def close_thread_pool() -> None:

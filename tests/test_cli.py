@@ -435,3 +435,24 @@ def test_one_large_n_streams_to_its_file_from_the_workers_chunks(env, tmp_path, 
     assert read_result(path, format=format) == gmpy2.fac(3000000)
     for word in ("Traceback", "ERROR", "WARNING"):
         assert word not in finished.stderr
+
+
+def test_one_large_n_the_local_cluster_cannot_hold_is_written_from_here(env, tmp_path):
+    # As 10**9! on this machine: with these factors no worker of the local
+    # cluster could hold 3e6!, nor spread it; this process computes it lean
+    # and writes it, with no cluster started.
+    env["DASK_COMPUTE__IN_PROCESS_SECONDS"] = "0.1"
+    env["DASK_COMPUTE__MEMORY_FACTOR"] = "1e5"
+    path = tmp_path / "f.bin"
+    finished = run_cli(
+        [COMPUTE, "factorial", "3000000", "--output", str(path), "--format", "bin"],
+        env,
+    )
+    assert finished.returncode == 0, finished.stderr
+    lines = finished.stdout.splitlines()
+    assert lines[0].startswith("computed 1 factorial in ")
+    assert lines[0].endswith(" s on this process")
+    assert lines[1] == summary_line(3000000)
+    assert lines[2].startswith(f"wrote 3000000! to {path} (")
+    assert read_result(path, format="bin") == gmpy2.fac(3000000)
+    assert finished.stderr == ""
