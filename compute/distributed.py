@@ -125,22 +125,17 @@ def product(
         a, b = b, a
     keep = len(a) + len(b) if keep is None else keep
     scheme, ways, part = _layout(len(a), len(b), ways)
-    if scheme == "single":
-        whole = graph.add(
-            "part-product", label, toom.part_product, chunk_bits, list(a), list(b)
+
+    def part_product(x: Sequence[object], y: Sequence[object]) -> TaskRef:
+        return graph.add(
+            "part-product", label, toom.part_product, chunk_bits, list(x), list(y)
         )
-        return chunks_of(graph, whole, chunk_bits, keep, label)
+
+    if scheme == "single":
+        return chunks_of(graph, part_product(a, b), chunk_bits, keep, label)
     if scheme == "cut":
         products = [
-            graph.add(
-                "part-product",
-                label,
-                toom.part_product,
-                chunk_bits,
-                list(a[start : start + part]),
-                list(b),
-            )
-            for start in range(0, len(a), part)
+            part_product(a[start : start + part], b) for start in range(0, len(a), part)
         ]
         width = part + len(b)
         matrix = tuple(tuple(int(i == j) for j in range(ways)) for i in range(ways))
@@ -164,17 +159,7 @@ def product(
         return [[by_slice[s][j] for s in range(part)] for j in range(size)]
 
     a_points, b_points = evaluated(a), evaluated(b)
-    products = [
-        graph.add(
-            "part-product",
-            label,
-            toom.part_product,
-            chunk_bits,
-            a_points[j],
-            b_points[j],
-        )
-        for j in range(size)
-    ]
+    products = [part_product(a_points[j], b_points[j]) for j in range(size)]
     matrix, divisor = toom.interpolation(ways)
     # Evaluated parts grow by a few bits (|A(p)| < 2**(part*C + 8)), so each
     # part product fits 2 * part + 1 chunks.
