@@ -61,7 +61,11 @@ def cluster_memory(client: Client) -> tuple[float, float, int]:
     client keeps its own scheduler info
     (``distributed.client.scheduler-info-interval``, 2 s by default).
     """
-    limits, threads = _worker_limits(client)
+    return _usable_memory(*_worker_limits(client))
+
+
+def _usable_memory(limits: list[int], threads: int) -> tuple[float, float, int]:
+    """:func:`cluster_memory`'s answer for workers of these memory limits."""
     if not (limits and all(limits)):
         return machine_bytes(), machine_bytes(), threads
     pause = dask.config.get("distributed.worker.memory.pause", 0.8) or 1.0
@@ -98,8 +102,4 @@ def local_cluster_memory() -> tuple[float, float, int]:
     defaults = local_cluster_defaults()
     workers, threads = defaults["n_workers"], defaults["threads_per_worker"]
     limit = parse_memory_limit(defaults["memory_limit"], threads, logger=logger)
-    if not limit:
-        return machine_bytes(), machine_bytes(), workers * threads
-    pause = dask.config.get("distributed.worker.memory.pause", 0.8) or 1.0
-    usable = float(limit) * pause
-    return usable, usable * workers, workers * threads
+    return _usable_memory([limit or 0] * workers, workers * threads)
