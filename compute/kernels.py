@@ -201,28 +201,35 @@ def prime_power_product(primes: np.ndarray, exponents: np.ndarray) -> mpz:
     ``r = r*r * P_j``: each prime is multiplied in once per set bit, and the
     repeated factors are handled by squaring.
     """
-    words_by_bit: dict[int, list[int]] = {}
-    _add_words_by_bit(words_by_bit, primes, exponents)
-    return _horner(words_by_bit)
+    parts_by_bit: dict[int, list[mpz]] = {}
+    _add_parts_by_bit(parts_by_bit, primes, exponents)
+    return _horner(parts_by_bit)
 
 
-def _add_words_by_bit(
-    words_by_bit: dict[int, list[int]], primes: np.ndarray, exponents: np.ndarray
+def _add_parts_by_bit(
+    parts_by_bit: dict[int, list[mpz]], primes: np.ndarray, exponents: np.ndarray
 ) -> None:
-    """Pack the primes whose exponent has bit j set into ``words_by_bit[j]``."""
+    """Append to ``parts_by_bit[j]`` the product of the primes whose e_p has bit j.
+
+    A piece calls this once per array of primes as it sieves them, so the
+    GIL-bound packing and leaf products alternate with multiplications that
+    release the GIL, and two pieces in two threads rarely wait for each other
+    (primorial(1e8), 2 pieces in 2 threads: 1.87-2.29 s with all primes
+    packed first, 1.72-1.85 s this way).
+    """
     if len(primes) == 0:
         return
     for bit in range(int(exponents.max()).bit_length()):
         chosen = primes[((exponents >> bit) & 1) == 1]
         if chosen.size:
-            words_by_bit.setdefault(bit, []).extend(pack_words(chosen))
+            parts_by_bit.setdefault(bit, []).append(product_of_values(chosen))
 
 
-def _horner(words_by_bit: dict[int, list[int]]) -> mpz:
-    """``prod(P_j ** 2**j)`` with ``P_j`` the product of ``words_by_bit[j]``."""
+def _horner(parts_by_bit: dict[int, list[mpz]]) -> mpz:
+    """``prod(P_j ** 2**j)`` with ``P_j`` the product of ``parts_by_bit[j]``."""
     result = mpz(1)
-    for bit in range(max(words_by_bit, default=-1), -1, -1):
-        factor = product_of_words(words_by_bit.pop(bit, []))
+    for bit in range(max(parts_by_bit, default=-1), -1, -1):
+        factor = product_tree(parts_by_bit.pop(bit, []))
         # r*r*P as r*(r*P) while P is small next to r: two near-balanced
         # products cost less than a square followed by a very unbalanced
         # multiplication. A large P (the primes of exponent 1 in a binomial)
@@ -389,10 +396,10 @@ def prime_piece(
         The product of ``p**e_p`` over this piece's odd primes
         (:func:`piece_primes`).
     """
-    words_by_bit: dict[int, list[int]] = {}
+    parts_by_bit: dict[int, list[mpz]] = {}
     for primes in _piece_prime_chunks(limit, piece, pieces, blocks_per_piece, terms):
-        _add_words_by_bit(words_by_bit, primes, prime_exponents(primes, terms))
-    return _horner(words_by_bit)
+        _add_parts_by_bit(parts_by_bit, primes, prime_exponents(primes, terms))
+    return _horner(parts_by_bit)
 
 
 @releasing_gil
