@@ -40,25 +40,28 @@ def workloads(quick: bool) -> list[tuple[str, object, object, str]]:
     ]
 
 
-def combinatorics_table(
-    runs: int, quick: bool, client: Client
-) -> list[dict[str, object]]:
-    """Each workload with no configuration, in turn with its anchor.
+def binomial_pairs() -> list[tuple[int, int]]:
+    """The batch: 1000 random (n, k) with n in [1e4, 1e5] and 0 <= k <= n."""
+    generator = random.Random(2026)
+    pairs = []
+    for _ in range(1000):
+        n = generator.randint(10**4, 10**5)
+        pairs.append((n, generator.randint(0, n)))
+    return pairs
 
-    The batch of binomials is also run on ``client`` (a warm 2-worker
-    LocalCluster): GMP's binomial holds the GIL, so only processes run two
-    at once.
+
+def combinatorics_here(runs: int, quick: bool) -> list[dict[str, object]]:
+    """Each workload with no configuration (this process), in turn with its anchor.
+
+    Run while no cluster lives in this process (see
+    ``benchmarks.run.single_n_here``).
     """
     rows = []
     for name, ours, anchor, anchor_name in workloads(quick):
         pair = interleaved(ours, anchor, runs)  # type: ignore[arg-type]
         rows.append({"workload": name, "anchor": anchor_name, **pair.summary()})
         print(f"  {name}: ours/{anchor_name} = {pair.ratio:.2f}", flush=True)
-    generator = random.Random(2026)
-    pairs = []
-    for _ in range(1000):
-        n = generator.randint(10**4, 10**5)
-        pairs.append((n, generator.randint(0, n)))
+    pairs = binomial_pairs()
     pair = interleaved(
         lambda: compute.binomial_many(pairs), lambda: anchors.pool_comb(pairs), runs
     )
@@ -70,18 +73,24 @@ def combinatorics_table(
         }
     )
     print(f"  1000 binomials: ours/Pool(2) = {pair.ratio:.2f}", flush=True)
+    return rows
+
+
+def binomials_on_cluster(runs: int, client: Client) -> dict[str, object]:
+    """The batch of binomials on ``client``, a warm 2-worker LocalCluster.
+
+    GMP's binomial holds the GIL, so only processes run two at once.
+    """
+    pairs = binomial_pairs()
     compute.binomial_many(pairs[:10], client=client)
     pair = interleaved(
         lambda: compute.binomial_many(pairs, client=client),
         lambda: anchors.pool_comb(pairs),
         runs,
     )
-    rows.append(
-        {
-            "workload": "1000 binomials on the warm cluster",
-            "anchor": "Pool(2).starmap(gmpy2.comb)",
-            **pair.summary(),
-        }
-    )
     print(f"  1000 binomials, cluster: ours/Pool(2) = {pair.ratio:.2f}", flush=True)
-    return rows
+    return {
+        "workload": "1000 binomials on the warm cluster",
+        "anchor": "Pool(2).starmap(gmpy2.comb)",
+        **pair.summary(),
+    }

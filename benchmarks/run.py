@@ -39,7 +39,7 @@ from distributed import Client, LocalCluster
 
 import compute
 from benchmarks import anchors
-from benchmarks.combinatorics import combinatorics_table
+from benchmarks.combinatorics import binomials_on_cluster, combinatorics_here
 from benchmarks.critical_path import critical_path_table
 from benchmarks.measure import interleaved, peaks, script_pair
 from benchmarks.network import network_table
@@ -78,16 +78,20 @@ def as_mpz(value: object) -> gmpy2.mpz:
     return gmpy2.mpz(int(value))
 
 
-def single_n(client: Client) -> list[dict[str, object]]:
+def single_n_here() -> list[dict[str, object]]:
+    """Each n with no configuration (this process) and the other libraries.
+
+    Run while no cluster lives in this process: a LocalCluster's scheduler
+    shares this process's GIL and its workers the two cores, which slows
+    two-thread work by 5-15% and not gmpy2.fac's one thread (binomial(2e8,
+    1e8) over gmpy2.comb: 0.74x alone, 0.86x beside an idle cluster and
+    client), and no user's call with no configuration has one beside it.
+    """
     rows = []
     for n in SINGLE_NS:
         fac = lambda n=n: anchors.gmpy2_fac(n)  # noqa: E731
         row: dict[str, object] = {"n": n}
         row["ours"] = interleaved(lambda n=n: compute.factorial(n), fac, RUNS).summary()
-        if n <= CLUSTER_MAX_N:
-            row["ours_cluster"] = interleaved(
-                lambda n=n: compute.factorial(n, client=client), fac, RUNS
-            ).summary()
         row["flint_threads2"] = interleaved(
             lambda n=n: anchors.flint_fac_threaded(n),
             fac,
@@ -103,6 +107,21 @@ def single_n(client: Client) -> list[dict[str, object]]:
         rows.append(row)
         print(f"  n={n:.0e}: ours/gmpy2.fac = {row['ours']['ratio_median']:.2f}")
     return rows
+
+
+def single_n_on_cluster(rows: list[dict[str, object]], client: Client) -> None:
+    """Add each n's run on ``client`` to its row of :func:`single_n_here`."""
+    for row in rows:
+        n = row["n"]
+        assert isinstance(n, int)
+        if n <= CLUSTER_MAX_N:
+            row["ours_cluster"] = interleaved(
+                lambda n=n: compute.factorial(n, client=client),
+                lambda n=n: anchors.gmpy2_fac(n),
+                RUNS,
+            ).summary()
+            ratio = row["ours_cluster"]["ratio_median"]  # type: ignore[index]
+            print(f"  n={n:.0e} on the cluster: ours/gmpy2.fac = {ratio:.2f}")
 
 
 def batch(client: Client) -> dict[str, object]:
@@ -314,6 +333,10 @@ def main() -> None:
         "quick": QUICK,
         "runs": RUNS,
     }
+    print("single n, in this process ...", flush=True)
+    results["single"] = single_n_here()
+    print("binomials, primorials, double factorials, in this process ...", flush=True)
+    combinatorics = combinatorics_here(RUNS, QUICK)
     with (
         LocalCluster(
             n_workers=2, threads_per_worker=1, dashboard_address="127.0.0.1:0"
@@ -321,16 +344,17 @@ def main() -> None:
         Client(cluster, set_as_default=False) as client,
     ):
         compute.factorial(10**6, client=client)
-        print("single n ...", flush=True)
-        results["single"] = single_n(client)
+        print("single n, on the cluster ...", flush=True)
+        single_n_on_cluster(results["single"], client)  # type: ignore[arg-type]
         print("batch ...", flush=True)
         results["batch"] = batch(client)
         print("seed input, warm ...", flush=True)
         results["seed_warm"] = seed_warm(client)
         print("decimal conversion ...", flush=True)
         results["decimal"] = decimal(client)
-        print("binomials, primorials, double factorials ...", flush=True)
-        results["combinatorics"] = combinatorics_table(RUNS, QUICK, client)
+        print("1000 binomials, on the cluster ...", flush=True)
+        combinatorics.append(binomials_on_cluster(RUNS, client))
+        results["combinatorics"] = combinatorics
     print("cold scripts ...", flush=True)
     results["cold"] = cold_scripts()
     print("memory ...", flush=True)
