@@ -145,9 +145,15 @@ def split_for(n: int, threads: int, worker_bytes: float | None = None) -> Split 
     return dataclasses.replace(split, pieces=pieces, spread=spread)
 
 
-def split_product(product: Product, threads: int) -> Split | None:
-    """The split of ``product`` across ``threads``, or None if one task is cheaper."""
-    seconds = product_seconds(product.bits)
+def split_product(
+    product: Product, threads: int, seconds: float | None = None
+) -> Split | None:
+    """The split of ``product`` across ``threads``, or None if one task is cheaper.
+
+    ``seconds`` is its estimated single-thread cost, if the caller has it.
+    """
+    if seconds is None:
+        seconds = product_seconds(product.bits)
     if seconds <= setting("split-seconds") or product.limit < 64:
         return None
     # A multiple of the thread count, so that every thread gets equal work,
@@ -171,20 +177,21 @@ def plan_products(
     """
     if threads is None:
         threads = in_process_threads()
-    total = products_seconds(products)
+    each_seconds = [product_seconds(product.bits) for product in products]
     budget = max(
-        setting("min-task-seconds"), total / (threads * setting("tasks-per-thread"))
+        setting("min-task-seconds"),
+        sum(each_seconds) / (threads * setting("tasks-per-thread")),
     )
     planned: list[Split | SmallBatch] = []
     open_batches: dict[str, tuple[list[Product], float]] = {}
-    for product in products:
-        split = split_product(product, threads)
+    for product, product_cost in zip(products, each_seconds, strict=True):
+        split = split_product(product, threads, product_cost)
         if split is not None:
             planned.append(split)
             continue
         batch, seconds = open_batches.get(product.kind, ([], 0.0))
         batch.append(product)
-        seconds += product_seconds(product.bits)
+        seconds += product_cost
         if seconds >= budget:
             planned.append(SmallBatch(product.kind, tuple(batch)))
             batch, seconds = [], 0.0
