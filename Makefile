@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: venv browser demo test lint format bench bench-huge cluster-sim clean
 
@@ -11,9 +12,15 @@ NETNS_TESTS := $(if $(filter 0,$(COMPUTE_TEST_NETNS)),--ignore=tests/test_netns.
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install -qq --upgrade pip
+	$(BIN)/python -m pip install -qq -e '.[test]'
 	touch $(STAMP)
+
+# -qq: pip still shows errors; at -q it also relays setuptools' note on every
+# editable install ("BuildBackendWarning: Editable installation"), on stderr.
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -qq -e '.[test,bench]'
+	touch $(BENCH_STAMP)
 
 venv: $(STAMP)
 
@@ -44,16 +51,14 @@ demo: $(STAMP)
 test: lint browser $(STAMP)
 	$(BIN)/python -m pytest $(NETNS_TESTS)
 
-## bench: ours against the anchors, interleaved; writes benchmarks/results/ (~30 min)
+## bench: ours against the anchors, interleaved; writes benchmarks/results/ (~15 min)
 ## (BENCH_QUICK=1 make bench: a short smoke run into benchmarks/results/quick/)
-bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run
 
 ## bench-huge: 10**9! with no configuration against gmpy2.fac(10**9), time and the
 ## peak memory of every process (~20 min); writes benchmarks/results/huge.json
-bench-huge: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+bench-huge: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.huge
 
 ## cluster-sim: a scheduler and two workers, each a host with its own network

@@ -47,6 +47,7 @@ from benchmarks.plots import plot_combinatorics, plot_decimal, plot_speedup, plo
 from benchmarks.scaling import scaling_table, spread_table
 from benchmarks.spread import product_table, spread_memory
 from benchmarks.wire import wire_table
+from cluster import connect
 from compute.cost import factorial_bytes
 from tests import netns
 
@@ -337,12 +338,10 @@ def main() -> None:
     results["single"] = single_n_here()
     print("binomials, primorials, double factorials, in this process ...", flush=True)
     combinatorics = combinatorics_here(RUNS, QUICK)
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, dashboard_address="127.0.0.1:0"
-        ) as cluster,
-        Client(cluster, set_as_default=False) as client,
-    ):
+    # The default cluster, as cluster.connect() starts it for a user (our
+    # worker settings, 2 single-threaded workers here), not made the default
+    # client: the in-process rows below must stay in this process.
+    with connect(dashboard_address="127.0.0.1:0", set_as_default=False) as client:
         compute.factorial(10**6, client=client)
         print("single n, on the cluster ...", flush=True)
         single_n_on_cluster(results["single"], client)  # type: ignore[arg-type]
