@@ -4,7 +4,7 @@
   workers against one gmpy2 multiply in this process, pair by pair: the
   chunks are on the workers before the clock starts, and the clock stops
   when every chunk of the product is computed (no gather).
-- n = 5e7 on four workers with ``memory_limit="1GiB"`` each: too large for
+- n = 5e7 on four workers of ``cluster.connect(memory_limit="1GiB")``: too large for
   one of them, so it is spread; exact, and whether any worker paused or
   was restarted, with every worker's peak resident memory.
 
@@ -23,6 +23,7 @@ import gmpy2
 from distributed import Client, LocalCluster
 
 import compute
+from cluster import connect
 from tests.remote import worker_statuses
 
 PRODUCT_BITS = 100_000_000
@@ -86,15 +87,13 @@ def product_table(runs: int) -> list[dict[str, object]]:
 
 def spread_memory() -> dict[str, object]:
     """n = 5e7 on four 1 GiB workers: exact, nobody paused or restarted."""
-    with (
-        LocalCluster(
-            n_workers=4,
-            threads_per_worker=1,
-            memory_limit="1GiB",
-            dashboard_address=":0",
-        ) as cluster,
-        Client(cluster, set_as_default=False) as client,
-    ):
+    with connect(
+        n_workers=4,
+        threads_per_worker=1,
+        memory_limit="1GiB",
+        dashboard_address="127.0.0.1:0",
+        set_as_default=False,
+    ) as client:
         pids = client.run(os.getpid)
         start = time.perf_counter()
         value = compute.factorial(SPREAD_N, client=client)

@@ -19,6 +19,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 _WORKER_SIGNALS = "cluster.worker_signals"  # workers leave Ctrl-C to us
+_TRIM_KEY = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+# distributed's own value for _TRIM_KEY: glibc gives freed memory back at once.
+_DISTRIBUTED_TRIM = 65536
+# Workers with less memory than this keep distributed's _TRIM_KEY. Ours
+# (null, glibc's adaptive default) keeps freed memory for reuse: faster (prime
+# pieces 1.08 s against 1.25 s at n = 10**7), but what glibc keeps counts
+# against the worker's limit. n = 5e7 on four 1 GiB workers: peaks 767-805 MiB
+# and "Unmanaged memory use is high" warnings, against 655-668 MiB.
+ROOMY_WORKER_BYTES = 4 * 2**30
 
 
 def configured_address() -> str | None:
@@ -98,13 +107,35 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
     preload = [*dask.config.get("distributed.worker.preload"), _WORKER_SIGNALS]
     options = {**local_cluster_defaults(), "preload": preload, **local_cluster_kwargs}
     options["dashboard_address"] = _free_dashboard(options.get("dashboard_address"))
-    client = Client(**options)
+    with dask.config.set(_worker_malloc(options)):
+        client = Client(**options)
     logger.info(
         "started a local Dask cluster of %d workers; dashboard: %s",
         len(client.scheduler_info(n_workers=-1)["workers"]),
         client.dashboard_link,
     )
     return client
+
+
+def _worker_malloc(options: dict[str, Any]) -> dict[str, Any]:
+    """Dask config for the nannies of a LocalCluster started with ``options``.
+
+    Small workers (below ROOMY_WORKER_BYTES each) get distributed's trim
+    threshold back where the setting is ours (null); a number the user set
+    is kept either way.
+    """
+    from distributed.worker_memory import parse_memory_limit
+
+    if dask.config.get(_TRIM_KEY, None) is not None:
+        return {}
+    limit = parse_memory_limit(
+        options.get("memory_limit", "auto"),
+        options.get("threads_per_worker") or 1,
+        logger=logger,
+    )
+    if limit is None or limit >= ROOMY_WORKER_BYTES:
+        return {}
+    return {_TRIM_KEY: _DISTRIBUTED_TRIM}
 
 
 def _free_dashboard(address: Any) -> Any:

@@ -74,30 +74,47 @@ import os
 import dask.config
 import cluster
 
+TRIM = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+
+
 def trim_threshold():
     return os.environ.get("MALLOC_TRIM_THRESHOLD_")
 
 if __name__ == "__main__":
-    with cluster.connect(n_workers=1, dashboard_address="127.0.0.1:0") as client:
+    with cluster.connect(
+        n_workers=1,
+        memory_limit=os.environ["TEST_MEMORY_LIMIT"],
+        dashboard_address="127.0.0.1:0",
+    ) as client:
         print(list(client.run(trim_threshold).values())[0])
         print(dask.config.get("distributed.comm.timeouts.connect"))
+        # the setting itself is unchanged once the cluster runs
+        print(dask.config.get(TRIM))
 """
+
+USER_SET = (
+    "distributed:\n"
+    "  comm: {timeouts: {connect: 7s}}\n"
+    "  nanny: {pre-spawn-environ: {MALLOC_TRIM_THRESHOLD_: 4242}}\n"
+)
 
 
 @pytest.mark.parametrize(
-    ("user_config", "expected"),
+    ("user_config", "memory_limit", "expected"),
     [
-        ("", ["None", "15s"]),  # our defaults over distributed's 65536 and 30s
-        (
-            "distributed:\n"
-            "  comm: {timeouts: {connect: 7s}}\n"
-            "  nanny: {pre-spawn-environ: {MALLOC_TRIM_THRESHOLD_: 4242}}\n",
-            ["4242", "7s"],  # the user's own values are kept
-        ),
+        # our defaults over distributed's 65536 and 30s
+        ("", "auto", ["None", "15s", "None"]),
+        # a worker under 4 GiB keeps distributed's 65536, for this cluster only
+        ("", "1GiB", ["65536", "15s", "None"]),
+        # the user's own values are kept
+        (USER_SET, "auto", ["4242", "7s", "4242"]),
+        (USER_SET, "1GiB", ["4242", "7s", "4242"]),
     ],
-    ids=["defaults", "user-set"],
+    ids=["defaults", "small-worker", "user-set", "user-set-small-worker"],
 )
-def test_our_distributed_defaults_yield_to_the_users(tmp_path, user_config, expected):
+def test_our_distributed_defaults_yield_to_the_users(
+    tmp_path, user_config, memory_limit, expected
+):
     from tests.remote import clean_env, run_watched
 
     config = tmp_path / "dask-config"
@@ -105,6 +122,7 @@ def test_our_distributed_defaults_yield_to_the_users(tmp_path, user_config, expe
     (config / "user.yaml").write_text(user_config)
     script = tmp_path / "environment.py"
     script.write_text(WORKER_ENVIRONMENT)
-    finished, _ = run_watched(script, clean_env(tmp_path, DASK_CONFIG=str(config)))
+    env = clean_env(tmp_path, DASK_CONFIG=str(config), TEST_MEMORY_LIMIT=memory_limit)
+    finished, _ = run_watched(script, env)
     assert finished.returncode == 0, finished.stderr
-    assert finished.stdout.split() == expected
+    assert finished.stdout.split("\n")[:3] == expected
