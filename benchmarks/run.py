@@ -85,7 +85,7 @@ def single_n_here() -> list[dict[str, object]]:
     Run while no cluster lives in this process: a LocalCluster's scheduler
     shares this process's GIL and its workers the two cores, which slows
     two-thread work by 5-15% and not gmpy2.fac's one thread (binomial(2e8,
-    1e8) over gmpy2.comb: 0.74x alone, 0.86x beside an idle cluster and
+    1e8) over gmpy2.comb: 0.74x alone, 0.87x beside an idle cluster and
     client), and no user's call with no configuration has one beside it.
     """
     rows = []
