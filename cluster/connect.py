@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 _WORKER_SIGNALS = "cluster.worker_signals"  # workers leave Ctrl-C to us
+_WORKER_HEARTBEAT = "cluster.worker_heartbeat"  # no heartbeat cut off at close
 _TRIM_KEY = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 # distributed's own value for _TRIM_KEY: glibc gives freed memory back at once.
 _DISTRIBUTED_TRIM = 65536
@@ -104,7 +105,11 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
     # A Client given no address starts its own LocalCluster from these
     # keywords and shuts it down when it closes.
     check_main_guard()
-    preload = [*dask.config.get("distributed.worker.preload"), _WORKER_SIGNALS]
+    preload = [
+        *dask.config.get("distributed.worker.preload"),
+        _WORKER_SIGNALS,
+        _WORKER_HEARTBEAT,
+    ]
     options = {**local_cluster_defaults(), "preload": preload, **local_cluster_kwargs}
     options["dashboard_address"] = _free_dashboard(options.get("dashboard_address"))
     with dask.config.set(_worker_malloc(options)):

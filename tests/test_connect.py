@@ -126,3 +126,35 @@ def test_our_distributed_defaults_yield_to_the_users(
     finished, _ = run_watched(script, env)
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout.split("\n")[:3] == expected
+
+
+async def _teardown_and_report(dask_worker) -> tuple[bool, int]:
+    from cluster import worker_heartbeat
+
+    await worker_heartbeat.dask_teardown(dask_worker)
+    return dask_worker.periodic_callbacks[
+        "heartbeat"
+    ].is_running(), dask_worker.rpc.active
+
+
+def _preload_names(dask_worker) -> list[str]:
+    return [preload.name for preload in dask_worker.preloads]
+
+
+def test_connect_workers_stop_their_heartbeat_before_they_close():
+    import cluster
+
+    with cluster.connect(
+        n_workers=1, dashboard_address="127.0.0.1:0", set_as_default=False
+    ) as client:
+        (names,) = client.run(_preload_names).values()
+        assert "cluster.worker_heartbeat" in names
+        (running,) = client.run(
+            lambda dask_worker: [
+                dask_worker.periodic_callbacks["heartbeat"].is_running()
+            ]
+        ).values()
+        assert running == [True]
+        (report,) = client.run(_teardown_and_report).values()
+        # stopped, and no connection of the worker left in use
+        assert report == (False, 0)
