@@ -158,3 +158,58 @@ def test_connect_workers_stop_their_heartbeat_before_they_close():
         (report,) = client.run(_teardown_and_report).values()
         # stopped, and no connection of the worker left in use
         assert report == (False, 0)
+
+
+HEARTBEAT_CUT = """
+import asyncio
+import os
+import time
+
+import cluster
+
+
+async def slow_heartbeats(dask_scheduler):
+    original = dask_scheduler.handlers["heartbeat_worker"]
+
+    async def slow(*args, **kwargs):
+        await asyncio.sleep(1.0)
+        return original(*args, **kwargs)
+
+    dask_scheduler.handlers["heartbeat_worker"] = slow
+
+
+async def heartbeat_then_close(dask_worker):
+    asyncio.ensure_future(dask_worker.heartbeat())
+    await asyncio.sleep(0.1)  # the heartbeat waits for its answer
+    asyncio.ensure_future(dask_worker.close(nanny=False))
+    return "closing"
+
+
+if __name__ == "__main__":
+    # "ours": connect()'s preloads; "signals only": without cluster.worker_heartbeat
+    ours = os.environ["TEST_PRELOADS"] == "ours"
+    options = {} if ours else {"preload": ["cluster.worker_signals"]}
+    with cluster.connect(
+        n_workers=1, dashboard_address="127.0.0.1:0", set_as_default=False, **options
+    ) as client:
+        client.run_on_scheduler(slow_heartbeats)
+        print(list(client.run(heartbeat_then_close).values()))
+        time.sleep(2)  # the worker closes, its nanny starts another
+"""
+
+
+@pytest.mark.parametrize("preloads", ["ours", "signals-only"])
+def test_a_worker_closing_mid_heartbeat_logs_no_error(tmp_path, preloads):
+    """A heartbeat still waiting as its worker closes: an ERROR without our preload."""
+    from tests.remote import clean_env, run_watched
+
+    script = tmp_path / "heartbeat.py"
+    script.write_text(HEARTBEAT_CUT)
+    finished, _ = run_watched(script, clean_env(tmp_path, TEST_PRELOADS=preloads))
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.split("\n")[0] == "['closing']"
+    cut = "Failed to communicate with scheduler during heartbeat."
+    if preloads == "ours":
+        assert finished.stderr == ""
+    else:  # the failure the preload prevents, shown to happen here
+        assert cut in finished.stderr
