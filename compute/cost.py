@@ -48,6 +48,15 @@ def lean_working_bytes(result_bytes: float) -> float:
     return setting("lean-memory-factor") * result_bytes
 
 
+def needs_lean(result_bytes: float, memory_bytes: float) -> bool:
+    """Whether a result's two-thread products would not fit ``memory_bytes``.
+
+    In this process such a result is computed lean, each product on one
+    thread, and needs :func:`lean_working_bytes` instead.
+    """
+    return working_bytes(result_bytes) > memory_bytes
+
+
 # Toom-k beyond this has wide interpolation coefficients (Toom-16: 181 bits,
 # D of 103 bits) and costs more in its linear stages than it saves.
 MAX_WAYS = 16

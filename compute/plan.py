@@ -23,6 +23,7 @@ from compute.capacity import in_process_threads, machine_bytes
 from compute.config import setting
 from compute.cost import (
     factorial_seconds,
+    needs_lean,
     product_seconds,
     step_seconds,
     working_bytes,
@@ -121,14 +122,14 @@ def split_for(n: int, threads: int, worker_bytes: float | None = None) -> Split 
     the split's product tree is spread over workers where :func:`spread_for`
     says so. Without (in this process), a split whose two-thread products
     would not fit this machine's memory is lean: each product on one thread
-    (:func:`compute.cost.lean_working_bytes`).
+    (:func:`compute.cost.needs_lean`).
     """
     split = split_product(factorial_product(n), threads)
     if split is None:
         return split
     if worker_bytes is None:
         # In this process: two-thread products where their memory fits.
-        if working_bytes(split.product.bytes) > machine_bytes():
+        if needs_lean(split.product.bytes, machine_bytes()):
             # One piece per thread: each level of the tree above the pieces
             # costs about one more full-size product, and in this process
             # no task needs to be short (10**9!: 2 pieces 501 s, 14 pieces 644 s).

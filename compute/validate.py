@@ -19,6 +19,7 @@ from compute.capacity import machine_bytes
 from compute.cost import (
     factorial_bytes,
     lean_working_bytes,
+    needs_lean,
     spread_bytes,
     working_bytes,
 )
@@ -242,7 +243,7 @@ def check_sizes(
         return
     _, subject, noun, largest = max(sizes, key=lambda size: size[3])
     need = working_bytes(largest)
-    if lean and need > worker_bytes:
+    if lean and needs_lean(largest, worker_bytes):
         need = lean_working_bytes(largest)
     spread_need = ""
     # Spreading over one worker gains nothing: it needs two or more.
