@@ -44,15 +44,15 @@ def working_bytes(result_bytes: float) -> float:
 
 
 def lean_working_bytes(result_bytes: float) -> float:
-    """As :func:`working_bytes`, with each product on one thread (a lean split)."""
+    """As :func:`working_bytes`, for a lean split (its last step a squaring)."""
     return setting("lean-memory-factor") * result_bytes
 
 
 def needs_lean(result_bytes: float, memory_bytes: float) -> bool:
     """Whether a result's two-thread products would not fit ``memory_bytes``.
 
-    In this process such a result is computed lean, each product on one
-    thread, and needs :func:`lean_working_bytes` instead.
+    In this process such a result is computed lean and needs
+    :func:`lean_working_bytes` instead.
     """
     return working_bytes(result_bytes) > memory_bytes
 

@@ -57,6 +57,41 @@ def _pieces(split: Split) -> list[Delayed]:
     ]
 
 
+def _square_form_graph(split: Split) -> Delayed:
+    """A lean factorial: pieces as ``(root, odd)``, a tree of them, one squaring.
+
+    The general products of a split's tree each hold about 4.5 times their
+    size at their peak; here the last, full-size step is a squaring and a
+    product by the small odd part instead (see
+    :func:`compute.kernels.square_form_piece`).
+    """
+    product, label = split.product, split.product.arguments[0]
+    level = [
+        _task(
+            "prime-power-product",
+            label,
+            kernels.square_form_piece,
+            product.limit,
+            product.terms,
+            piece,
+            split.pieces,
+            split.blocks_per_piece,
+        )
+        for piece in range(split.pieces)
+    ]
+    while len(level) > 1:
+        paired = [
+            _task("multiply", label, kernels.multiply_square_forms, a, b)
+            for a, b in zip(level[0::2], level[1::2], strict=False)
+        ]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return _task(
+        "square", label, kernels.square_multiply_shift, level[0], product.shift
+    )
+
+
 def split_graph(split: Split) -> Output:
     """A large product as pieces, a balanced tree of products, and one last step.
 
@@ -66,13 +101,14 @@ def split_graph(split: Split) -> Output:
     value stays in chunks on the workers.
     """
     product, label = split.product, split.product.arguments[0]
+    if split.lean and split.spread is None and product.kind == "factorial":
+        return _square_form_graph(split)
     level = _pieces(split)
     covered = [1] * len(level)  # pieces under each value of the level
     keep = 2 ** len(split.spread.ways) if split.spread is not None else 2
-    threads = 1 if split.lean else 2
     while len(level) > keep:
         paired = [
-            _task("multiply", label, kernels.multiply, a, b, threads)
+            _task("multiply", label, kernels.multiply, a, b)
             for a, b in zip(level[0::2], level[1::2], strict=False)
         ]
         covered_pairs = [
@@ -91,7 +127,6 @@ def split_graph(split: Split) -> Output:
             kernels.multiply_and_shift,
             *level,
             product.shift,
-            threads,
         )
     divisors = product.range[2]  # type: ignore[index]
     if not divisors:

@@ -13,6 +13,7 @@ is how GMP's own ``mpz_fac_ui`` gains over a plain range-product tree.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import math
 import threading
@@ -400,6 +401,93 @@ def prime_piece(
     for primes in _piece_prime_chunks(limit, piece, pieces, blocks_per_piece, terms):
         _add_parts_by_bit(parts_by_bit, primes, prime_exponents(primes, terms))
     return _horner(parts_by_bit)
+
+
+@releasing_gil
+def square_form_piece(
+    limit: int,
+    terms: Sequence[tuple[int, int]],
+    piece: int,
+    pieces: int,
+    blocks_per_piece: int,
+) -> tuple[mpz, mpz]:
+    """:func:`prime_piece` as ``(root, odd)``, its value being ``root**2 * odd``.
+
+    ``odd`` is the product of the piece's primes of odd exponent, ``root``
+    that of ``p**(e_p // 2)``. For a factorial ``odd`` is small (about n bits
+    in all against n log2 n), so the value's last step can be GMP's squaring,
+    which needs about half the working memory of a general product.
+    """
+    parts_by_bit: dict[int, list[mpz]] = {}
+    for primes in _piece_prime_chunks(limit, piece, pieces, blocks_per_piece, terms):
+        _add_parts_by_bit(parts_by_bit, primes, prime_exponents(primes, terms))
+    odd = product_tree(parts_by_bit.pop(0, []))
+    root = _horner({bit - 1: parts for bit, parts in parts_by_bit.items()})
+    return root, odd
+
+
+@releasing_gil
+def multiply_square_forms(
+    a: tuple[mpz, mpz], b: tuple[mpz, mpz], threads: int = 1
+) -> tuple[mpz, mpz]:
+    """The ``(root, odd)`` form of the product of two square forms."""
+    return multiply(a[0], b[0], threads), a[1] * b[1]
+
+
+@releasing_gil
+def square_multiply_shift(form: tuple[mpz, mpz], shift: int, threads: int = 2) -> mpz:
+    """``root**2 * odd * 2**shift``, ``form`` being ``(root, odd)``: the last step.
+
+    The square is cut in two halves, each multiplied by the small ``odd`` in
+    its own thread. Intermediates are dropped at their last use, and freed
+    heap is handed back to the system between steps, since glibc keeps what
+    the pieces' many smaller products freed (5e7!: the whole run peaks at
+    about 4x the result, against 5.7x for :func:`multiply` of two halves on
+    one thread and 8.7x on two).
+    """
+    root, odd = form
+    release_free_heap()
+    square = root * root
+    if threads < 2 or square.bit_length() < THREADED_MULTIPLY_BITS:
+        product = square * odd
+        del square
+        return product << shift
+    half = square.bit_length() // 2
+    high = square >> half
+    low = gmpy2.f_mod_2exp(square, half)
+    del square
+    release_free_heap()
+    products: list[mpz] = [mpz(0), mpz(0)]
+    helper = threading.Thread(
+        target=_multiply_into, args=(products, 1, high, odd), daemon=True
+    )
+    helper.start()
+    _multiply_into(products, 0, low, odd)
+    helper.join()
+    del high, low
+    release_free_heap()
+    top = products.pop() << (half + shift)
+    return top + (products.pop() << shift)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+def release_free_heap() -> None:
+    """Hand freed heap pages back to the system (glibc's ``malloc_trim``).
+
+    glibc serves allocations below 32 MiB from per-thread heaps and keeps
+    what is freed there; a product tree frees many such blocks. Elsewhere
+    this does nothing.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 @releasing_gil

@@ -39,7 +39,7 @@ class Split:
     pieces: int
     blocks_per_piece: int
     spread: Spread | None = None
-    # Products multiplied on one thread each, for memory (see split_for).
+    # A factorial in square form, for memory (see split_for).
     lean: bool = False
 
 
@@ -121,8 +121,9 @@ def split_for(n: int, threads: int, worker_bytes: float | None = None) -> Split 
     With ``worker_bytes`` (a cluster's usable memory per worker), the top of
     the split's product tree is spread over workers where :func:`spread_for`
     says so. Without (in this process), a split whose two-thread products
-    would not fit this machine's memory is lean: each product on one thread
-    (:func:`compute.cost.needs_lean`).
+    would not fit this machine's memory is lean
+    (:func:`compute.cost.needs_lean`): its last step is a squaring
+    (:func:`compute.kernels.square_form_piece`).
     """
     split = split_product(factorial_product(n), threads)
     if split is None:
@@ -131,8 +132,9 @@ def split_for(n: int, threads: int, worker_bytes: float | None = None) -> Split 
         # In this process: two-thread products where their memory fits.
         if needs_lean(split.product.bytes, machine_bytes()):
             # One piece per thread: each level of the tree above the pieces
-            # costs about one more full-size product, and in this process
-            # no task needs to be short (10**9!: 2 pieces 501 s, 14 pieces 644 s).
+            # costs about one more product of the roots, and in this process
+            # no task needs to be short (10**9! as products of two halves:
+            # 2 pieces 501 s, 14 pieces 644 s).
             return dataclasses.replace(split, lean=True, pieces=max(2, threads))
         return split
     spread = spread_for(split.product, threads, worker_bytes, split.pieces)

@@ -51,3 +51,15 @@ def test_product_trees_of_any_width(pieces):
         sum(key_split(k) == "prime-power-product" for k in graph.__dask_graph__())
         == pieces
     )
+
+
+@pytest.mark.parametrize("pieces", [2, 3, 4])
+def test_a_lean_factorial_ends_in_one_squaring(pieces):
+    n = 40_000
+    split = Split(
+        product=factorial_product(n), pieces=pieces, blocks_per_piece=3, lean=True
+    )
+    graph = split_graph(split)
+    assert graph.compute(scheduler="threads") == gmpy2.fac(n)
+    assert stages(graph) == {"prime-power-product", "multiply", "square"}
+    assert key_split(graph.key) == "square"

@@ -132,6 +132,45 @@ def test_pieces_multiply_to_the_odd_part(n, pieces, blocks_per_piece):
     assert kernels.product_tree(parts) == odd_part_of_factorial(n)
 
 
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 9, 10, 64, 1001, 30011])
+@pytest.mark.parametrize("pieces", [1, 2, 3])
+def test_square_form_pieces_multiply_to_the_odd_part(n, pieces):
+    forms = [
+        kernels.square_form_piece(n, ((n, 1),), piece, pieces, 4)
+        for piece in range(pieces)
+    ]
+    for form, piece in zip(forms, range(pieces), strict=True):
+        root, odd = form
+        assert root**2 * odd == kernels.prime_piece(n, ((n, 1),), piece, pieces, 4)
+        # odd is squarefree: the primes of odd exponent, each once.
+        assert all(odd % (p * p) for p in (3, 5, 7, 11, 13))
+    combined = forms[0]
+    for form in forms[1:]:
+        combined = kernels.multiply_square_forms(combined, form)
+    shift = n - n.bit_count()
+    for threads in (1, 2):
+        value = kernels.square_multiply_shift(combined, shift, threads)
+        assert value == gmpy2.fac(n)
+
+
+@pytest.mark.parametrize(
+    "root_bits",
+    [
+        kernels.THREADED_MULTIPLY_BITS // 2 - 1,
+        kernels.THREADED_MULTIPLY_BITS // 2,
+        kernels.THREADED_MULTIPLY_BITS // 2 + 1,
+    ],
+)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_square_multiply_shift_on_both_sides_of_the_thread_split(root_bits, threads):
+    state = gmpy2.random_state(root_bits)
+    root = gmpy2.mpz_urandomb(state, root_bits) | (mpz(1) << (root_bits - 1))
+    odd = gmpy2.mpz_urandomb(state, 100_003) | 1
+    expected = (root * root * odd) << 12345
+    assert kernels.square_multiply_shift((root, odd), 12345, threads) == expected
+    assert kernels.square_multiply_shift((root, mpz(1)), 0, threads) == root * root
+
+
 def test_walk_factorials_from_scratch_and_from_a_value():
     targets = [7, 7, 8, 30, 1000]
     assert kernels.walk_factorials(7, None, targets) == [gmpy2.fac(n) for n in targets]

@@ -169,11 +169,11 @@ def test_factorial_delayed_validates_too():
 
 
 def test_in_process_a_factorial_may_be_computed_lean():
-    # 10**9! has about 3.56 GB: 8x that does not fit 20 GB, 5.5x does.
+    # 10**9! has about 3.56 GB: 8x that does not fit 20 GB, 4x does.
     with pytest.raises(ValueError, match=r"needs about 28\.5 GB to compute"):
         check_fits([10**9], worker_bytes=20e9, client_bytes=20e9, where="here")
     check_fits([10**9], worker_bytes=20e9, client_bytes=20e9, where="here", lean=True)
     with pytest.raises(
-        ValueError, match=r"needs about 19\.6 GB to compute, but here offers 10 GB"
+        ValueError, match=r"needs about 14\.2 GB to compute, but here offers 10 GB"
     ):
         check_fits([10**9], 10e9, client_bytes=20e9, where="here", lean=True)
