@@ -6,8 +6,10 @@ as ``factorial``, ``prime-power-product``, ``multiply`` and ``walk``.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dask.delayed import Delayed
@@ -32,7 +34,9 @@ def _piece_stage(product: Product) -> str:
     )
 
 
-def _pieces(split: Split) -> list[Delayed]:
+def _pieces(
+    split: Split, prime_kernel: Callable[..., object] = kernels.prime_piece
+) -> list[Delayed]:
     product, label = split.product, split.product.arguments[0]
     stage = _piece_stage(product)
     if product.prime_form:
@@ -41,7 +45,7 @@ def _pieces(split: Split) -> list[Delayed]:
             _task(
                 stage,
                 label,
-                kernels.prime_piece,
+                prime_kernel,
                 product.limit,
                 terms,
                 piece,
@@ -66,27 +70,12 @@ def _square_form_graph(split: Split) -> Delayed:
     :func:`compute.kernels.square_form_piece`).
     """
     product, label = split.product, split.product.arguments[0]
-    level = [
-        _task(
-            "prime-power-product",
-            label,
-            kernels.square_form_piece,
-            product.limit,
-            product.terms,
-            piece,
-            split.pieces,
-            split.blocks_per_piece,
-        )
-        for piece in range(split.pieces)
-    ]
+    level = _pieces(split, kernels.square_form_piece)
     while len(level) > 1:
-        paired = [
-            _task("multiply", label, kernels.multiply_square_forms, a, b)
-            for a, b in zip(level[0::2], level[1::2], strict=False)
-        ]
-        if len(level) % 2:
-            paired.append(level[-1])
-        level = paired
+        level = kernels.tree_level(
+            level,
+            lambda a, b: _task("multiply", label, kernels.multiply_square_forms, a, b),
+        )
     return _task(
         "square", label, kernels.square_multiply_shift, level[0], product.shift
     )
@@ -107,17 +96,10 @@ def split_graph(split: Split) -> Output:
     covered = [1] * len(level)  # pieces under each value of the level
     keep = 2 ** len(split.spread.ways) if split.spread is not None else 2
     while len(level) > keep:
-        paired = [
-            _task("multiply", label, kernels.multiply, a, b)
-            for a, b in zip(level[0::2], level[1::2], strict=False)
-        ]
-        covered_pairs = [
-            a + b for a, b in zip(covered[0::2], covered[1::2], strict=False)
-        ]
-        if len(level) % 2:
-            paired.append(level[-1])
-            covered_pairs.append(covered[-1])
-        level, covered = paired, covered_pairs
+        level = kernels.tree_level(
+            level, lambda a, b: _task("multiply", label, kernels.multiply, a, b)
+        )
+        covered = kernels.tree_level(covered, operator.add)
     if split.spread is not None:
         return _spread_top(split, level, covered)
     if product.prime_form:
@@ -164,13 +146,15 @@ def _spread_top(split: Split, level: list[Delayed], covered: list[int]) -> Chunk
             if top
             else None
         )
-        paired = [
-            distributed.product(graph, a, b, chunk_bits, ways, label, keep)
-            for a, b in zip(values[0::2], values[1::2], strict=False)
-        ]
-        if len(values) % 2:
-            paired.append(values[-1])
-        values = paired
+        multiply = functools.partial(
+            distributed.product,
+            graph,
+            chunk_bits=chunk_bits,
+            ways=ways,
+            label=label,
+            keep=keep,
+        )
+        values = kernels.tree_level(values, multiply)
     zeros = [graph.add("chunk", label, toom.zero_chunk, i) for i in range(whole_chunks)]
     return ChunkedGraph(graph, zeros + values[0], chunk_bits)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import math
+import operator
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
@@ -47,6 +48,7 @@ _GMP_BINOMIAL_K = 256
 
 _Parameters = ParamSpec("_Parameters")
 _Result = TypeVar("_Result")
+_Item = TypeVar("_Item")
 
 
 def releasing_gil(
@@ -159,16 +161,23 @@ def pack_words(values: np.ndarray) -> list[int]:
     return words
 
 
+def tree_level(
+    items: Sequence[_Item], combine: Callable[[_Item, _Item], _Item]
+) -> list[_Item]:
+    """One level of a balanced tree: neighbours combined, an odd last one kept."""
+    paired = [combine(a, b) for a, b in zip(items[0::2], items[1::2], strict=False)]
+    if len(items) % 2:
+        paired.append(items[-1])
+    return paired
+
+
 def product_tree(factors: Sequence[mpz]) -> mpz:
     """Product of ``factors`` by a balanced binary tree (pairs of similar size)."""
     level = list(factors)
     if not level:
         return mpz(1)
     while len(level) > 1:
-        paired = [a * b for a, b in zip(level[0::2], level[1::2], strict=False)]
-        if len(level) % 2:
-            paired.append(level[-1])
-        level = paired
+        level = tree_level(level, operator.mul)
     return level[0]
 
 
@@ -397,10 +406,21 @@ def prime_piece(
         The product of ``p**e_p`` over this piece's odd primes
         (:func:`piece_primes`).
     """
+    return _horner(_piece_parts_by_bit(limit, terms, piece, pieces, blocks_per_piece))
+
+
+def _piece_parts_by_bit(
+    limit: int,
+    terms: Sequence[tuple[int, int]] | None,
+    piece: int,
+    pieces: int,
+    blocks_per_piece: int,
+) -> dict[int, list[mpz]]:
+    """A piece's products of primes by exponent bit (see :func:`_add_parts_by_bit`)."""
     parts_by_bit: dict[int, list[mpz]] = {}
     for primes in _piece_prime_chunks(limit, piece, pieces, blocks_per_piece, terms):
         _add_parts_by_bit(parts_by_bit, primes, prime_exponents(primes, terms))
-    return _horner(parts_by_bit)
+    return parts_by_bit
 
 
 @releasing_gil
@@ -418,9 +438,7 @@ def square_form_piece(
     in all against n log2 n), so the value's last step can be GMP's squaring,
     which needs about half the working memory of a general product.
     """
-    parts_by_bit: dict[int, list[mpz]] = {}
-    for primes in _piece_prime_chunks(limit, piece, pieces, blocks_per_piece, terms):
-        _add_parts_by_bit(parts_by_bit, primes, prime_exponents(primes, terms))
+    parts_by_bit = _piece_parts_by_bit(limit, terms, piece, pieces, blocks_per_piece)
     odd = product_tree(parts_by_bit.pop(0, []))
     root = _horner({bit - 1: parts for bit, parts in parts_by_bit.items()})
     return root, odd
@@ -457,17 +475,14 @@ def square_multiply_shift(form: tuple[mpz, mpz], shift: int, threads: int = 2) -
     low = gmpy2.f_mod_2exp(square, half)
     del square
     release_free_heap()
-    products: list[mpz] = [mpz(0), mpz(0)]
-    helper = threading.Thread(
-        target=_multiply_into, args=(products, 1, high, odd), daemon=True
-    )
-    helper.start()
-    _multiply_into(products, 0, low, odd)
-    helper.join()
+    high_product, low_product = _times_halves(high, low, odd)
     del high, low
     release_free_heap()
-    top = products.pop() << (half + shift)
-    return top + (products.pop() << shift)
+    top = high_product << (half + shift)
+    del high_product
+    bottom = low_product << shift
+    del low_product
+    return top + bottom
 
 
 @functools.cache
@@ -517,14 +532,23 @@ def multiply(a: mpz, b: mpz, threads: int = 2) -> mpz:
     if threads < 2 or b.bit_length() < THREADED_MULTIPLY_BITS:
         return a * b
     half = b.bit_length() // 2
-    partial: list[mpz] = [mpz(0), mpz(0)]
+    high, low = _times_halves(b >> half, gmpy2.f_mod_2exp(b, half), a)
+    return (high << half) + low
+
+
+def _times_halves(high: mpz, low: mpz, factor: mpz) -> tuple[mpz, mpz]:
+    """``(high * factor, low * factor)``, the first on a helper thread.
+
+    gmpy2 releases the GIL for both products, so they run on two cores.
+    """
+    products: list[mpz] = [mpz(0), mpz(0)]
     helper = threading.Thread(
-        target=_multiply_into, args=(partial, 1, a, b >> half), daemon=True
+        target=_multiply_into, args=(products, 0, high, factor), daemon=True
     )
     helper.start()
-    _multiply_into(partial, 0, a, gmpy2.f_mod_2exp(b, half))
+    _multiply_into(products, 1, low, factor)
     helper.join()
-    return (partial[1] << half) + partial[0]
+    return products[0], products[1]
 
 
 def multiply_and_shift(a: mpz, b: mpz, shift: int, threads: int = 2) -> mpz:
