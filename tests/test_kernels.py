@@ -108,9 +108,9 @@ def test_multiply_on_both_sides_of_the_thread_split(bits):
     assert kernels.multiply(a, b) == a * b
     assert kernels.multiply(b, a) == a * b
     assert kernels.multiply_and_shift(a, b, 77) == (a * b) << 77
-    # One thread (lean splits): the same product.
+    # One thread (the roots of a lean split): the same product.
     assert kernels.multiply(a, b, 1) == a * b
-    assert kernels.multiply_and_shift(b, a, 77, 1) == (a * b) << 77
+    assert kernels.multiply_and_shift(b, a, 77) == (a * b) << 77
 
 
 def odd_part_of_factorial(n: int) -> mpz:
