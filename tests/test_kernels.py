@@ -134,23 +134,29 @@ def test_pieces_multiply_to_the_odd_part(n, pieces, blocks_per_piece):
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 9, 10, 64, 1001, 30011])
 @pytest.mark.parametrize("pieces", [1, 2, 3])
-def test_square_form_pieces_multiply_to_the_odd_part(n, pieces):
-    forms = [
-        kernels.square_form_piece(n, ((n, 1),), piece, pieces, 4)
-        for piece in range(pieces)
-    ]
-    for form, piece in zip(forms, range(pieces), strict=True):
-        root, odd = form
+@pytest.mark.parametrize("threads", [1, 2])
+def test_square_form_pieces_multiply_to_the_odd_part(n, pieces, threads):
+    forms = []
+    for piece in range(pieces):
+        root, odd = kernels.square_form_piece(n, ((n, 1),), piece, pieces, 4).take()
         assert root**2 * odd == kernels.prime_piece(n, ((n, 1),), piece, pieces, 4)
         # odd is squarefree: the primes of odd exponent, each once.
         assert all(odd % (p * p) for p in (3, 5, 7, 11, 13))
+        forms.append(kernels.SquareForm(root, odd))
     combined = forms[0]
     for form in forms[1:]:
         combined = kernels.multiply_square_forms(combined, form)
     shift = n - n.bit_count()
-    for threads in (1, 2):
-        value = kernels.square_multiply_shift(combined, shift, threads)
-        assert value == gmpy2.fac(n)
+    assert kernels.square_multiply_shift(combined, shift, threads) == gmpy2.fac(n)
+
+
+def test_a_square_form_is_taken_once():
+    form = kernels.SquareForm(mpz(3), mpz(5))
+    assert form.take() == (3, 5)
+    with pytest.raises(RuntimeError, match="already taken: a form has one consumer"):
+        form.take()
+    with pytest.raises(RuntimeError, match="already taken"):
+        kernels.square_multiply_shift(form, 0)
 
 
 @pytest.mark.parametrize(
@@ -159,16 +165,31 @@ def test_square_form_pieces_multiply_to_the_odd_part(n, pieces):
         kernels.THREADED_MULTIPLY_BITS // 2 - 1,
         kernels.THREADED_MULTIPLY_BITS // 2,
         kernels.THREADED_MULTIPLY_BITS // 2 + 1,
+        3 * kernels.THREADED_MULTIPLY_BITS + 17,
     ],
 )
 @pytest.mark.parametrize("threads", [1, 2])
-def test_square_multiply_shift_on_both_sides_of_the_thread_split(root_bits, threads):
+@pytest.mark.parametrize("shift", [0, 12345])
+def test_square_multiply_shift_on_both_sides_of_the_thread_split(
+    root_bits, threads, shift
+):
     state = gmpy2.random_state(root_bits)
     root = gmpy2.mpz_urandomb(state, root_bits) | (mpz(1) << (root_bits - 1))
     odd = gmpy2.mpz_urandomb(state, 100_003) | 1
-    expected = (root * root * odd) << 12345
-    assert kernels.square_multiply_shift((root, odd), 12345, threads) == expected
-    assert kernels.square_multiply_shift((root, mpz(1)), 0, threads) == root * root
+    expected = (root * root * odd) << shift
+    form = kernels.SquareForm(root, odd)
+    assert kernels.square_multiply_shift(form, shift, threads) == expected
+    form = kernels.SquareForm(root, mpz(1))
+    assert kernels.square_multiply_shift(form, shift, threads) == (root * root) << shift
+
+
+def test_an_error_on_the_helper_thread_is_raised_in_the_caller():
+    def failing() -> mpz:
+        raise MemoryError("no room for the high half")
+
+    with pytest.raises(MemoryError, match="no room for the high half"):
+        kernels._in_two_threads(failing, lambda: mpz(2) * 3)
+    assert kernels._in_two_threads(lambda: mpz(6) * 7, lambda: mpz(2) * 3) == (42, 6)
 
 
 def test_walk_factorials_from_scratch_and_from_a_value():
