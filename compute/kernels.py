@@ -494,13 +494,13 @@ def square_multiply_shift(form: SquareForm, shift: int, threads: int = 2) -> mpz
     """``root**2 * odd * 2**shift`` of a taken ``form``: a lean split's last step.
 
     The root is dropped once squared, so GMP's squaring is the step's peak
-    (about 3.15 times the result at 1e9!; ``gmpy2.fac`` peaks at 3.12). The
-    square is cut in two halves, each taken by one thread and multiplied
-    by the small ``odd``, then dropped. Freed heap is handed back to the
-    system between steps, since glibc keeps what the pieces' many smaller
-    products freed. Measured at 1e9! sizes: the halves held 2.95 times the
-    result; cutting each half in two quarters took 115 s instead of 144 s,
-    but held 3.26 times the result, above the squaring.
+    (3.13-3.14 times the result for 1e9!, whole process; ``gmpy2.fac``
+    peaks at 3.12). The square is cut in two halves, each taken by one
+    thread and multiplied by the small ``odd``, then dropped. Freed heap is
+    handed back to the system between steps, since glibc keeps what the
+    pieces' many smaller products freed. Measured at 1e9! sizes: the halves
+    held 2.95 times the result; cutting each half in two quarters took 115 s
+    instead of 144 s, but held 3.26 times the result, above the squaring.
     """
     root, odd = form.take()
     release_free_heap()
