@@ -17,6 +17,7 @@ from typing import Any
 import dask.config
 import dask.system
 import yaml
+from dask.utils import parse_timedelta
 
 with open(os.path.join(os.path.dirname(__file__), "cluster.yaml")) as defaults_file:
     _DEFAULTS = yaml.safe_load(defaults_file)
@@ -44,6 +45,15 @@ def _number(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def _duration(value: object) -> bool:
+    if _number(value):
+        return value >= 0  # type: ignore[operator]
+    try:
+        return isinstance(value, str) and parse_timedelta(value) >= 0
+    except (ValueError, KeyError):
+        return False
+
+
 def _count(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
@@ -62,6 +72,7 @@ KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
         "one of auto, cluster, in-process",
     ),
     "text": (lambda v: isinstance(v, str), "a string"),
+    "duration": (_duration, "a duration such as 2ms, or a number of seconds >= 0"),
     "memory": (
         lambda v: v is None or isinstance(v, str) or (_number(v) and v >= 0),
         "auto, a size such as 4GiB, a number of bytes, or null",

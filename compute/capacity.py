@@ -6,6 +6,7 @@ The one place that says how much work fits where. Thread counts come from
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -24,8 +25,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+@functools.cache
 def machine_bytes() -> float:
-    """Total memory of this machine, in bytes."""
+    """Total memory of this machine, in bytes (read once: 0.2 ms a call)."""
     return float(psutil.virtual_memory().total)
 
 

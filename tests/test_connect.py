@@ -46,6 +46,7 @@ def test_local_cluster_keywords_with_a_configured_address_are_refused(client):
 def test_no_address_starts_a_local_cluster_that_closing_shuts_down():
     with cluster.connect(n_workers=1, dashboard_address="127.0.0.1:0") as own:
         assert isinstance(own.cluster, LocalCluster)
+        assert _send_interval(own) == 0.002
         assert compute.factorial(40, client=own) == gmpy2.fac(40)
         worker_pids = [
             pid for pid in own.run(lambda: __import__("os").getpid()).values()
@@ -56,6 +57,34 @@ def test_no_address_starts_a_local_cluster_that_closing_shuts_down():
         psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
         for pid in worker_pids
     )
+
+
+def _send_interval(client) -> float:
+    return client.scheduler_comm.interval
+
+
+def test_connected_clients_send_every_client_send_interval(client):
+    address = client.scheduler.address
+    with cluster.connect(address) as other:
+        assert _send_interval(other) == 0.002
+        assert compute.factorial_many([30, 31], client=other) == [
+            gmpy2.fac(30),
+            gmpy2.fac(31),
+        ]
+    with (
+        dask.config.set({"compute.cluster.client-send-interval": "10ms"}),
+        cluster.connect(address) as other,
+    ):
+        assert _send_interval(other) == 0.01
+    with (
+        dask.config.set({"compute.cluster.client-send-interval": "soon"}),
+        pytest.raises(
+            ValueError,
+            match=r"compute.cluster.client-send-interval = 'soon' is not valid: "
+            r"expected a duration such as 2ms",
+        ),
+    ):
+        cluster.connect(address)
 
 
 def test_local_defaults_suit_the_machine():
