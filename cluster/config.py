@@ -17,7 +17,7 @@ from typing import Any
 import dask.config
 import dask.system
 import yaml
-from dask.utils import parse_timedelta
+from dask.utils import parse_bytes, parse_timedelta
 
 with open(os.path.join(os.path.dirname(__file__), "cluster.yaml")) as defaults_file:
     _DEFAULTS = yaml.safe_load(defaults_file)
@@ -54,6 +54,15 @@ def _duration(value: object) -> bool:
         return False
 
 
+def _size(value: object) -> bool:
+    if _number(value):
+        return value >= 0  # type: ignore[operator]
+    try:
+        return isinstance(value, str) and parse_bytes(value) >= 0
+    except ValueError:
+        return False
+
+
 def _count(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
@@ -73,6 +82,10 @@ KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     "text": (lambda v: isinstance(v, str), "a string"),
     "duration": (_duration, "a duration such as 2ms, or a number of seconds >= 0"),
+    "bytes-or-null": (
+        lambda v: v is None or _size(v),
+        "a size such as 4MiB, a number of bytes, or null",
+    ),
     "memory": (
         lambda v: v is None or isinstance(v, str) or (_number(v) and v >= 0),
         "auto, a size such as 4GiB, a number of bytes, or null",

@@ -27,6 +27,7 @@ _KINDS = {
     "multiply-seconds-per-bit": "positive",
     "memory-factor": "positive",
     "lean-memory-factor": "positive",
+    "lean-heap-threshold": "bytes-or-null",
     "threads": "count-or-null",
     "execution": "execution",
     "in-process-seconds": "seconds",

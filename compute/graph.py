@@ -35,8 +35,11 @@ def _piece_stage(product: Product) -> str:
 
 
 def _pieces(
-    split: Split, prime_kernel: Callable[..., object] = kernels.prime_piece
+    split: Split,
+    prime_kernel: Callable[..., object] = kernels.prime_piece,
+    *extra: object,
 ) -> list[Delayed]:
+    """The split's pieces; a prime kernel gets ``extra`` after its own arguments."""
     product, label = split.product, split.product.arguments[0]
     stage = _piece_stage(product)
     if product.prime_form:
@@ -51,6 +54,7 @@ def _pieces(
                 piece,
                 split.pieces,
                 split.blocks_per_piece,
+                *extra,
             )
             for piece in range(split.pieces)
         ]
@@ -70,7 +74,7 @@ def _square_form_graph(split: Split) -> Delayed:
     :func:`compute.kernels.square_form_piece`).
     """
     product, label = split.product, split.product.arguments[0]
-    level = _pieces(split, kernels.square_form_piece)
+    level = _pieces(split, kernels.square_form_piece, split.heap_threshold)
     while len(level) > 1:
         level = kernels.tree_level(
             level,

@@ -18,6 +18,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import dask.utils
+
 from compute import distributed
 from compute.capacity import in_process_threads, machine_bytes
 from compute.config import setting
@@ -41,6 +43,8 @@ class Split:
     spread: Spread | None = None
     # A factorial in square form, for memory (see split_for).
     lean: bool = False
+    # For a lean split: glibc's fixed heap thresholds, in bytes, or None.
+    heap_threshold: int | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,12 @@ def spread_for(
     return Spread(tuple(ways), distributed.default_chunk_bits())
 
 
+def _lean_heap_threshold() -> int | None:
+    """``compute.lean-heap-threshold`` in bytes, or None."""
+    threshold = setting("lean-heap-threshold")
+    return None if threshold is None else int(dask.utils.parse_bytes(threshold))
+
+
 def split_for(n: int, threads: int, worker_bytes: float | None = None) -> Split | None:
     """The split of ``n!`` across ``threads``, or None if one task is cheaper.
 
@@ -135,7 +145,12 @@ def split_for(n: int, threads: int, worker_bytes: float | None = None) -> Split 
             # costs about one more product of the roots, and in this process
             # no task needs to be short (10**9! as products of two halves:
             # 2 pieces 501 s, 14 pieces 644 s).
-            return dataclasses.replace(split, lean=True, pieces=max(2, threads))
+            return dataclasses.replace(
+                split,
+                lean=True,
+                pieces=max(2, threads),
+                heap_threshold=_lean_heap_threshold(),
+            )
         return split
     spread = spread_for(split.product, threads, worker_bytes, split.pieces)
     if spread is None:

@@ -105,6 +105,26 @@ def test_a_split_too_large_for_two_thread_products_here_is_lean():
         assert split_for(10**7, threads=2, worker_bytes=1e15).lean is False
 
 
+def test_a_lean_split_carries_the_heap_threshold_in_bytes():
+    lean = {"compute.memory-factor": 1e6}
+    with dask.config.set(lean):
+        assert split_for(10**7, threads=2).heap_threshold == 4 * 2**20
+    with dask.config.set({**lean, "compute.lean-heap-threshold": 123456}):
+        assert split_for(10**7, threads=2).heap_threshold == 123456
+    with dask.config.set({**lean, "compute.lean-heap-threshold": None}):
+        assert split_for(10**7, threads=2).heap_threshold is None
+    assert split_for(10**7, threads=2).heap_threshold is None  # not lean
+    with (
+        dask.config.set({**lean, "compute.lean-heap-threshold": "big"}),
+        pytest.raises(
+            ValueError,
+            match=r"compute.lean-heap-threshold = 'big' is not valid: "
+            r"expected a size such as 4MiB, a number of bytes, or null",
+        ),
+    ):
+        split_for(10**7, threads=2)
+
+
 def test_a_lean_split_has_one_piece_per_thread():
     with dask.config.set({"compute.memory-factor": 1e6, "compute.task-seconds": 0.1}):
         assert split_for(10**7, threads=2).pieces == 2
