@@ -211,6 +211,9 @@ def memory() -> dict[str, object]:
         f"import gmpy2\nif __name__ == '__main__':\n    value = gmpy2.fac({MEMORY_N})\n"
     )
     ours_peaks, ours_wall = peaks(ours, ENV)
+    # The same call computed lean (square form), forced by a memory factor
+    # that no machine meets: what the in-process target would cost in time.
+    lean_peaks, lean_wall = peaks(ours, {**ENV, "DASK_COMPUTE__MEMORY_FACTOR": "1e5"})
     fac_peaks, fac_wall = peaks(fac, ENV)
     return {
         "n": MEMORY_N,
@@ -218,6 +221,8 @@ def memory() -> dict[str, object]:
         "ours_peaks_bytes": ours_peaks,
         "ours_peak_bytes": ours_peaks["caller"] + sum(ours_peaks["workers"]),
         "ours_wall_s": ours_wall,
+        "lean_peak_bytes": lean_peaks["caller"],
+        "lean_wall_s": lean_wall,
         "gmpy2_fac_peak_bytes": fac_peaks["caller"],
         "gmpy2_fac_wall_s": fac_wall,
         "source": "VmHWM of each process (sum of per-process peaks)",
@@ -301,9 +306,12 @@ def report(results: dict) -> list[tuple[str, str, str, bool]]:
     mem = results["memory"]
     m = mem["ours_peak_bytes"] / mem["result_bytes"]
     g = mem["gmpy2_fac_peak_bytes"] / mem["result_bytes"]
+    lean = mem["lean_peak_bytes"] / mem["result_bytes"]
+    lean_time = mem["lean_wall_s"] / mem["ours_wall_s"]
     rows.append(
         (
-            f"peak RSS n={mem['n']:.0e} (gmpy2.fac {g:.1f}x)",
+            f"peak RSS n={mem['n']:.0e} (gmpy2.fac {g:.1f}x; lean {lean:.2f}x"
+            f" in {lean_time:.2f}x the time, one run)",
             f"{m:.1f}x result",
             "<= 4x",
             m <= 4,
