@@ -45,21 +45,13 @@ def _number(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _duration(value: object) -> bool:
+def _non_negative(value: object, parse: Callable[[str], float]) -> bool:
+    """A number >= 0, or a string that ``parse`` reads as one (2ms, 4MiB)."""
     if _number(value):
         return value >= 0  # type: ignore[operator]
     try:
-        return isinstance(value, str) and parse_timedelta(value) >= 0
-    except (ValueError, KeyError):
-        return False
-
-
-def _size(value: object) -> bool:
-    if _number(value):
-        return value >= 0  # type: ignore[operator]
-    try:
-        return isinstance(value, str) and parse_bytes(value) >= 0
-    except ValueError:
+        return isinstance(value, str) and parse(value) >= 0
+    except (ValueError, KeyError):  # parse_timedelta raises KeyError for units
         return False
 
 
@@ -81,9 +73,12 @@ KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
         "one of auto, cluster, in-process",
     ),
     "text": (lambda v: isinstance(v, str), "a string"),
-    "duration": (_duration, "a duration such as 2ms, or a number of seconds >= 0"),
+    "duration": (
+        lambda v: _non_negative(v, parse_timedelta),
+        "a duration such as 2ms, or a number of seconds >= 0",
+    ),
     "bytes-or-null": (
-        lambda v: v is None or _size(v),
+        lambda v: v is None or _non_negative(v, parse_bytes),
         "a size such as 4MiB, a number of bytes, or null",
     ),
     "memory": (
