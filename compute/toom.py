@@ -176,10 +176,15 @@ def evaluate_slice(ways: int, slices: Sequence[mpz]) -> tuple[mpz, ...]:
 def part_product(
     chunk_bits: int, a_slices: Sequence[mpz], b_slices: Sequence[mpz]
 ) -> mpz:
-    """One part product ``A(p) * B(p)``, each operand assembled from its slices."""
+    """One part product ``A(p) * B(p)``, each operand assembled from its slices.
+
+    On this task's thread only: the other part products hold the other
+    workers' cores (two 100 Mbit numbers by Toom-3 on 2 workers: 1.29 s, 1.52 s
+    with a helper thread per part product; on 4 workers 1.43 s against 1.72 s).
+    """
     a = assemble(a_slices, chunk_bits)
     b = assemble(b_slices, chunk_bits)
-    return multiply(a, b)
+    return multiply(a, b, threads=1)
 
 
 def combine(coefficients: Sequence[int], chunks: Sequence[mpz]) -> mpz:
