@@ -95,15 +95,42 @@ def ways_to_fit(result_bytes: float, worker_bytes: float, factor: float) -> int:
     )
 
 
-def _layout(long: int, short: int, ways: int) -> tuple[str, int, int]:
-    """``(scheme, ways, part_chunks)`` for operands of ``long >= short`` chunks."""
+def _layout(
+    long: int, short: int, ways: int, filled: float | None = None
+) -> tuple[str, int, int]:
+    """``(scheme, ways, part_chunks)`` for operands of ``long >= short`` chunks.
+
+    ``filled``: how many of the longer operand's chunks its value is expected
+    to fill, fractions included (the rest is room kept in case). Toom's parts
+    are then cut so that the largest share of the value is least; the top
+    part also takes the spare chunks, which cost nothing once assembled if
+    empty. A part is whole chunks, so 9.4 filled chunks make parts of 3
+    chunks, the top one holding 3.4, rather than parts of 4.
+    """
     ways = max(1, min(ways, long))
     part = math.ceil(long / ways)
     if ways == 1:
         return "single", 1, long
     if short <= part:  # b fits one part: cut a only
         return "cut", math.ceil(long / part), part
+    if filled is not None:
+        part = part_chunks(min(filled, long), ways)
     return "toom", ways, part
+
+
+def part_chunks(filled: float, ways: int) -> int:
+    """Whole chunks per Toom part for a value filling ``filled`` chunks.
+
+    The one of ``floor(filled / ways)`` and the next that leaves the largest
+    part (the top one takes what the others leave) least.
+    """
+    low = max(1, math.floor(filled / ways))
+    return min((low, low + 1), key=lambda part: largest_part(filled, ways, part))
+
+
+def largest_part(filled: float, ways: int, part: int) -> float:
+    """Chunks of value in the largest of ``ways`` parts of ``part`` chunks."""
+    return max(part, filled - (ways - 1) * part)
 
 
 def product(
@@ -114,17 +141,20 @@ def product(
     ways: int,
     label: int,
     keep: int | None = None,
+    filled: float | None = None,
 ) -> Chunks:
     """The ``keep`` chunks (default ``len(a) + len(b)``) of ``a * b``, by Toom-k.
 
     ``ways`` 1 multiplies in one task. ``ways`` >= 2 splits the work: Toom-k
     for operands of similar length, a cut of the longer one into parts as
-    long as the shorter one otherwise.
+    long as the shorter one otherwise. ``filled`` is how many chunks the
+    longer value is expected to fill, when it has chunks to spare
+    (fractions included).
     """
     if len(a) < len(b):
         a, b = b, a
     keep = len(a) + len(b) if keep is None else keep
-    scheme, ways, part = _layout(len(a), len(b), ways)
+    scheme, ways, part = _layout(len(a), len(b), ways, filled)
 
     def part_product(x: Sequence[object], y: Sequence[object]) -> TaskRef:
         return graph.add(
@@ -144,26 +174,29 @@ def product(
         )
     zero = mpz(0)
     size = 2 * ways - 1
+    top = max(part, len(a) - (ways - 1) * part)  # slices of the top part
 
     def evaluated(operand: Sequence[object]) -> list[Chunks]:
         by_slice = []
-        for s in range(part):
+        for s in range(top):
             slices = [
-                operand[i * part + s] if i * part + s < len(operand) else zero
+                operand[i * part + s]
+                if (s < part or i == ways - 1) and i * part + s < len(operand)
+                else zero
                 for i in range(ways)
             ]
             values = graph.add(
                 "toom-evaluation", label, toom.evaluate_slice, ways, slices
             )
             by_slice.append(graph.items("toom-evaluation", label, values, size))
-        return [[by_slice[s][j] for s in range(part)] for j in range(size)]
+        return [[by_slice[s][j] for s in range(top)] for j in range(size)]
 
     a_points, b_points = evaluated(a), evaluated(b)
     products = [part_product(a_points[j], b_points[j]) for j in range(size)]
     matrix, divisor = toom.interpolation(ways)
-    # Evaluated parts grow by a few bits (|A(p)| < 2**(part*C + 8)), so each
-    # part product fits 2 * part + 1 chunks.
-    width = 2 * part + 1
+    # Evaluated parts grow by a few bits (|A(p)| < 2**(top*C + 8)), so each
+    # part product fits 2 * top + 1 chunks.
+    width = 2 * top + 1
     return _recombine(
         graph, products, width, matrix, divisor, part, keep, chunk_bits, label
     )

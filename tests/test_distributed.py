@@ -27,16 +27,36 @@ def _random(bits: int, rng: random.Random) -> mpz:
     return mpz(rng.getrandbits(bits)) if bits else mpz(0)
 
 
-def _product_here(a: mpz, b: mpz, ways: int, keep: int | None = None) -> mpz:
-    """``a * b`` through the distributed graph, run by the synchronous scheduler."""
+def _product_here(
+    a: mpz,
+    b: mpz,
+    ways: int,
+    keep: int | None = None,
+    room: int = 0,
+    filled: int | None = None,
+) -> mpz:
+    """``a * b`` through the distributed graph, run by the synchronous scheduler.
+
+    Each operand gets ``room`` chunks beyond those its value fills.
+    """
     graph = TaskGraph()
     chunks_a = distributed.chunks_of(
-        graph, a, CHUNK_BITS, distributed.chunk_count(a.bit_length(), CHUNK_BITS), 0
+        graph,
+        a,
+        CHUNK_BITS,
+        distributed.chunk_count(a.bit_length(), CHUNK_BITS) + room,
+        0,
     )
     chunks_b = distributed.chunks_of(
-        graph, b, CHUNK_BITS, distributed.chunk_count(b.bit_length(), CHUNK_BITS), 0
+        graph,
+        b,
+        CHUNK_BITS,
+        distributed.chunk_count(b.bit_length(), CHUNK_BITS) + room,
+        0,
     )
-    out = distributed.product(graph, chunks_a, chunks_b, CHUNK_BITS, ways, 0, keep)
+    out = distributed.product(
+        graph, chunks_a, chunks_b, CHUNK_BITS, ways, 0, keep, filled
+    )
     values = get_sync(graph.tasks, [chunk.key for chunk in out])
     return toom.join_chunks(values, CHUNK_BITS)
 
@@ -90,6 +110,41 @@ def test_distributed_product_equals_gmpy2(a_bits: int, b_bits: int, ways: int) -
     if b_bits:
         b |= mpz(1) << (b_bits - 1)
     assert _product_here(a, b, ways) == a * b
+
+
+@pytest.mark.parametrize("ways", [2, 3, 4, 6])
+@pytest.mark.parametrize("room", [1, 3, 8])
+@pytest.mark.parametrize("filled_error", [-2, -1, 0, 1])
+@pytest.mark.parametrize(("a_bits", "b_bits"), [(128 * 18, 128 * 18), (2000, 1700)])
+def test_toom_parts_cut_from_the_filled_chunks_are_exact(
+    a_bits: int, b_bits: int, room: int, filled_error: int, ways: int
+) -> None:
+    """Operands with spare chunks: parts by the (possibly wrong) filled count."""
+    rng = random.Random(a_bits + 7 * room + 31 * ways + filled_error)
+    a = _random(a_bits, rng) | mpz(1) << (a_bits - 1)
+    b = _random(b_bits, rng) | mpz(1) << (b_bits - 1)
+    filled = max(1, distributed.chunk_count(a_bits, CHUNK_BITS) + filled_error)
+    assert _product_here(a, b, ways, room=room, filled=filled) == a * b
+
+
+def test_toom_parts_hold_equal_shares_of_the_filled_chunks() -> None:
+    """18 filled chunks of 26, Toom-3: part products of 2 x 6 chunks, not 2 x 9."""
+    assert distributed._layout(26, 26, 3, filled=18) == ("toom", 3, 6)
+    assert distributed._layout(26, 26, 3) == ("toom", 3, 9)
+    # Whole-chunk parts: 9.4 filled chunks give parts of 3 (the top one
+    # holding 3.4), not 4; 9.9 still 3 (3.9 < 4), 10.6 gives 4 (4 < 4.6).
+    assert distributed._layout(10, 9, 3, filled=9.4)[2] == 3
+    assert distributed._layout(10, 9, 3, filled=9.9)[2] == 3
+    assert distributed._layout(11, 9, 3, filled=10.6)[2] == 4
+    value = mpz(3) ** 1453  # 2303 bits: 18 chunks of 128
+    graph = TaskGraph()
+    a = distributed.chunks_of(graph, value, CHUNK_BITS, 26, 0)
+    out = distributed.product(graph, a, a, CHUNK_BITS, 3, 0, filled=18)
+    parts = [key for key in graph.tasks if str(key).startswith("part-product")]
+    values = get_sync(graph.tasks, parts + [chunk.key for chunk in out])
+    assert toom.join_chunks(values[len(parts) :], CHUNK_BITS) == value * value
+    assert len(parts) == 5
+    assert max(part.bit_length() for part in values[: len(parts)]) <= 12 * 128 + 16
 
 
 @pytest.mark.parametrize("ways", [8, 12, 16])

@@ -135,6 +135,37 @@ def test_pieces_multiply_to_the_odd_part(n, pieces, blocks_per_piece):
     assert kernels.product_tree(parts) == odd_part_of_factorial(n)
 
 
+def _log2(value: mpz) -> float:
+    with gmpy2.context(precision=80):
+        return float(gmpy2.log2(value)) if value > 1 else 0.0
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 10, 1001, 30011, 10**5])
+@pytest.mark.parametrize("pieces", [1, 2, 3, 8])
+@pytest.mark.parametrize("kind", ["factorial", "binomial", "primorial"])
+def test_piece_bits_are_exact_below_the_weighing_limit(n, pieces, kind):
+    terms = {
+        "factorial": ((n, 1),),
+        "binomial": ((n, 1), (n // 3, -1), (n - n // 3, -1)),
+        "primorial": None,
+    }[kind]
+    estimates = kernels.piece_bits(n, pieces, 32, terms)
+    values = [kernels.prime_piece(n, terms, p, pieces, 32) for p in range(pieces)]
+    assert len(estimates) == pieces
+    for estimate, value in zip(estimates, values, strict=True):
+        assert estimate == pytest.approx(_log2(value), rel=1e-9, abs=1e-6)
+
+
+@pytest.mark.parametrize("pieces", [2, 4])
+def test_piece_bits_above_the_weighing_limit_are_close(pieces):
+    """6e6 > 2**22: the blocks above are weighed by their mean exponent."""
+    n = 6 * 10**6
+    estimates = kernels.piece_bits(n, pieces, 32, ((n, 1),))
+    values = [kernels.prime_piece(n, ((n, 1),), p, pieces, 32) for p in range(pieces)]
+    for estimate, value in zip(estimates, values, strict=True):
+        assert estimate == pytest.approx(value.bit_length(), rel=0.002)
+
+
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 9, 10, 64, 1001, 30011])
 @pytest.mark.parametrize("pieces", [1, 2, 3])
 @pytest.mark.parametrize("threads", [1, 2])
