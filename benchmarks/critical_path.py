@@ -1,25 +1,42 @@
-"""The spread graph's real work and critical path, from the task stream.
+"""The spread graph's real work and critical path, task by task.
 
 n! is planned for 2, 4 and 8 single-thread workers exactly as
-``compute.factorial`` plans it (``compute.plan.split_for``), run on a
-LocalCluster of that many workers, and timed task by task with
-distributed's task stream. Work is the sum of the tasks' compute times; the
-critical path is the longest chain of compute times through the graph's
-dependencies (transfers and scheduling left out, as in the model). With 4
-and 8 workers on this 2-core machine the workers are oversubscribed, so
-every task runs slower: compare work against path (the workers the graph
-can keep busy) rather than wall time, beside ``benchmarks.scaling``'s model.
+``compute.factorial`` plans it (``compute.plan.split_for``) and run on a
+LocalCluster of that many workers. With 4 or 8 workers on this machine's 2
+cores, every task would run slower than on a core of its own, and by more
+than w/2: time-sliced GMP products thrash each other's caches. So every task
+is wrapped to run as the model counts it, on a core of its own: it first takes
+one of ``CORES`` leases of a ``distributed.Semaphore``, so that no more tasks
+compute at once than there are cores, and multiplies on one thread (the
+model's one thread per product). Its seconds are its wall time while it holds
+the lease; transfers and scheduling stay outside, as in the model.
+
+From those seconds: the work is their sum; the dependency path is the
+longest chain through the graph; the schedule is the graph run by greedy
+list scheduling on ``w`` workers (longest remaining chain first, transfers
+left out). The model's critical path (``benchmarks.scaling.spread_costs``)
+counts rounds of ``w`` tasks, so the schedule is what it predicts.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
+import os
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Hashable
 
 import gmpy2
+from dask._task_spec import Task
 from dask.core import get_dependencies
-from distributed import Client, LocalCluster, get_task_stream
+from dask.utils import key_split
+from distributed import Semaphore
 
 from benchmarks.scaling import spread_costs
+from cluster.connect import ROOMY_WORKER_BYTES, connect
+from compute import kernels
 from compute.capacity import cluster_memory
 from compute.distributed import ChunkedGraph
 from compute.graph import batch_graph
@@ -27,6 +44,42 @@ from compute.plan import plan_batch
 from compute.toom import join_chunks
 
 N = 5 * 10**7
+CORES = os.cpu_count() or 1
+
+# Seconds of each task run in this (worker) process, by key.
+_SECONDS: dict[str, float] = {}
+
+
+def _timed(
+    name: str,
+    cores: Semaphore,
+    func: Callable[..., object],
+    *args: object,
+    **kwargs: object,
+) -> object:
+    """``func(*args, **kwargs)`` alone on a core, timed under ``name``."""
+    kernels.THREADED_MULTIPLY_BITS = sys.maxsize  # one thread per product
+    with cores:
+        start = time.perf_counter()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _SECONDS[name] = time.perf_counter() - start
+
+
+def _task_seconds() -> dict[str, float]:
+    """This worker's recorded task seconds (run on each worker)."""
+    return dict(_SECONDS)
+
+
+def _metered(graph: dict, cores: Semaphore) -> dict:
+    """``graph`` with every task wrapped by :func:`_timed`, keys unchanged."""
+    return {
+        key: Task(key, _timed, str(key), cores, node.func, *node.args, **node.kwargs)
+        if isinstance(node, Task)
+        else node
+        for key, node in graph.items()
+    }
 
 
 def _graph(output: object) -> tuple[dict, list]:
@@ -36,54 +89,111 @@ def _graph(output: object) -> tuple[dict, list]:
     return dict(output.__dask_graph__()), [output.key]
 
 
-def _longest_path(graph: dict, seconds: dict) -> float:
+def _dependencies(graph: dict) -> dict[Hashable, set]:
+    return {key: set(get_dependencies(graph, key)) for key in graph}
+
+
+def _longest_path(dependencies: dict[Hashable, set], seconds: dict) -> float:
     """The largest sum of task times along any chain of dependencies."""
     finish: dict = {}
+    for key in _topological(dependencies):
+        before = max((finish[dep] for dep in dependencies[key]), default=0.0)
+        finish[key] = before + seconds.get(key, 0.0)
+    return max(finish.values())
 
-    def reach(key: object) -> float:
-        if key not in finish:
-            before = max(
-                (reach(dep) for dep in get_dependencies(graph, key)), default=0.0
-            )
-            finish[key] = before + seconds.get(key, 0.0)
-        return finish[key]
 
-    return max(reach(key) for key in graph)
+def _topological(dependencies: dict[Hashable, set]) -> list:
+    waiting = {key: len(deps) for key, deps in dependencies.items()}
+    dependents = _dependents(dependencies)
+    order = [key for key, count in waiting.items() if count == 0]
+    for key in order:  # grows while iterated
+        for after in dependents[key]:
+            waiting[after] -= 1
+            if waiting[after] == 0:
+                order.append(after)
+    return order
+
+
+def _dependents(dependencies: dict[Hashable, set]) -> dict[Hashable, list]:
+    dependents: dict[Hashable, list] = defaultdict(list)
+    for key, deps in dependencies.items():
+        for dep in deps:
+            dependents[dep].append(key)
+    return dependents
+
+
+def _schedule(dependencies: dict[Hashable, set], seconds: dict, workers: int) -> float:
+    """Makespan of greedy list scheduling on ``workers``, longest chain first."""
+    dependents = _dependents(dependencies)
+    remaining: dict = {}  # longest chain from a task to the end, itself included
+    for key in reversed(_topological(dependencies)):
+        after = max((remaining[k] for k in dependents[key]), default=0.0)
+        remaining[key] = seconds.get(key, 0.0) + after
+    waiting = {key: len(deps) for key, deps in dependencies.items()}
+    order = {key: index for index, key in enumerate(dependencies)}
+    ready = [(-remaining[k], order[k], k) for k, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    running: list = []
+    now, idle = 0.0, workers
+    while ready or running:
+        while idle and ready:
+            _, index, key = heapq.heappop(ready)
+            heapq.heappush(running, (now + seconds.get(key, 0.0), index, key))
+            idle -= 1
+        now, _, key = heapq.heappop(running)
+        idle += 1
+        for after in dependents[key]:
+            waiting[after] -= 1
+            if waiting[after] == 0:
+                heapq.heappush(ready, (-remaining[after], order[after], after))
+    return now
+
+
+def _by_stage(seconds: dict) -> dict[str, float]:
+    stages: dict[str, float] = defaultdict(float)
+    for key, value in seconds.items():
+        stages[key_split(key)] += value
+    return dict(sorted(stages.items(), key=lambda item: -item[1]))
 
 
 def measure(n: int, workers: int) -> dict[str, object]:
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            dashboard_address=":0",
-            # 8 workers on 2 cores close slowly: once, one cut its own heartbeat
-            # and logged an ERROR (see cluster/worker_heartbeat.py).
-            preload=["cluster.worker_heartbeat"],
-        ) as cluster,
-        Client(cluster, set_as_default=False) as client,
-    ):
+    # The package's own LocalCluster (its worker preloads and heap settings).
+    # Each worker's limit is set roomy, as on the hosts the model stands for:
+    # below ROOMY_WORKER_BYTES workers keep distributed's 64 KiB malloc trim
+    # threshold, under which every chunk-sized temporary is a fresh mmap and
+    # the linear stages run 1.6-2.8x slower (interpolation of 32 Mbit chunks:
+    # 26 ms against 9.7 ms here).
+    with connect(
+        n_workers=workers,
+        threads_per_worker=1,
+        dashboard_address=":0",
+        memory_limit=ROOMY_WORKER_BYTES,
+        set_as_default=False,
+    ) as client:
         worker_bytes, _, threads = cluster_memory(client)
         walks = plan_batch([n], threads, worker_bytes)
         outputs, _ = batch_graph(walks)
         graph, keys = _graph(outputs[0])
-        with get_task_stream(client=client) as stream:
-            futures = client.get(graph, keys, sync=False)
-            client.gather(futures)
+        cores = Semaphore(
+            max_leases=CORES,
+            name="critical-path-cores",
+            scheduler_rpc=client.scheduler,
+            loop=client.loop,
+        )
+        futures = client.get(_metered(graph, cores), keys, sync=False)
         output = outputs[0]
         if isinstance(output, ChunkedGraph):
             value = join_chunks(client.gather(futures), output.chunk_bits)
         else:
             value = futures[0].result()
-    seconds: dict = {}
-    for record in stream.data:
-        for part in record["startstops"]:
-            if part["action"] == "compute":
-                seconds[record["key"]] = (
-                    seconds.get(record["key"], 0.0) + part["stop"] - part["start"]
-                )
+        recorded = client.run(_task_seconds)
+        cores.close()
+    names = {str(key): key for key in graph}
+    seconds = {names[name]: s for each in recorded.values() for name, s in each.items()}
+    dependencies = _dependencies(graph)
     work = sum(seconds.values())
-    path = _longest_path(graph, seconds)
+    path = _longest_path(dependencies, seconds)
+    schedule = _schedule(dependencies, seconds, workers)
     model = spread_costs(n, workers)
     split = walks[0].split
     return {
@@ -94,13 +204,15 @@ def measure(n: int, workers: int) -> dict[str, object]:
         "pieces": split.pieces if split else 1,
         "tasks": len(seconds),
         "measured_work_s": work,
-        "measured_critical_path_s": path,
-        "measured_busy_workers": work / path,
+        "measured_dependency_path_s": path,
+        "measured_schedule_s": schedule,
+        "measured_busy_workers": work / schedule,
+        "measured_work_by_stage_s": _by_stage(seconds),
         "model_work_s": model["work_s"],
         "model_critical_path_s": model["critical_path_s"],
         "model_busy_workers": model["work_s"] / model["critical_path_s"],
-        "path_over_work_measured": path / work,
-        "path_over_work_model": model["critical_path_s"] / model["work_s"],
+        "schedule_over_model": schedule / model["critical_path_s"],
+        "work_over_model": work / model["work_s"],
     }
 
 
@@ -109,4 +221,7 @@ def critical_path_table(n: int = N) -> list[dict[str, object]]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(critical_path_table(), indent=1))
+    # Imported by name, so the workers unpickle this module's _timed, not __main__'s.
+    from benchmarks import critical_path
+
+    print(json.dumps(critical_path.critical_path_table(), indent=1))

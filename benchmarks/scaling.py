@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+from compute import distributed
 from compute.cost import factorial_bits, factorial_seconds, multiply_seconds
 
 
@@ -83,11 +84,23 @@ TASK_OVERHEAD_SECONDS = 0.005
 
 
 def spread_level_costs(
-    operand_bits: float, products: int, ways: int, workers: int
+    operand_bits: float,
+    products: int,
+    ways: int,
+    workers: int,
+    chunk_bits: int | None = None,
 ) -> tuple[float, float]:
-    """``(work, critical_path)`` of one tree level of distributed products."""
+    """``(work, critical_path)`` of one tree level of distributed products.
+
+    With ``chunk_bits``, parts are whole chunks as the graph cuts them
+    (``compute.distributed.part_chunks``); else exact ``1/ways`` shares.
+    """
     points = 2 * ways - 1
     part_bits = operand_bits / ways
+    if chunk_bits is not None:
+        filled = operand_bits / chunk_bits
+        part = distributed.part_chunks(filled, ways)
+        part_bits = distributed.largest_part(filled, ways, part) * chunk_bits
     part = (
         multiply_seconds(part_bits, part_bits)
         + 2 * ASSEMBLY_SECONDS_PER_BIT * part_bits  # assemble both operands
@@ -122,6 +135,7 @@ def spread_costs(n: int, workers: int) -> dict[str, object]:
     piece_seconds = factorial_seconds(n) / pieces
     work, critical = piece_seconds * pieces, piece_seconds * math.ceil(pieces / workers)
     ways = list(split.spread.ways) if split.spread is not None else []
+    chunk_bits = split.spread.chunk_bits if split.spread is not None else None
     levels = math.ceil(math.log2(pieces))
     for level in range(1, levels + 1):
         operand_bits = bits * 2 ** (level - 1) / pieces
@@ -132,7 +146,7 @@ def spread_costs(n: int, workers: int) -> dict[str, object]:
                 critical += CHUNKING_SECONDS_PER_BIT * operand_bits
                 work += 2 * products * CHUNKING_SECONDS_PER_BIT * operand_bits
             level_work, level_critical = spread_level_costs(
-                operand_bits, products, ways[from_top], workers
+                operand_bits, products, ways[from_top], workers, chunk_bits
             )
         else:
             level_work = products * multiply_seconds(operand_bits, operand_bits)
