@@ -184,7 +184,6 @@ def _sized_product(
     keep: int | None,
 ) -> _Sized:
     """A distributed product of two spread values, Toom's parts cut by their bits."""
-    longer = a[1] if len(a[0]) >= len(b[0]) else b[1]
     chunks = distributed.product(
         graph,
         a[0],
@@ -193,7 +192,7 @@ def _sized_product(
         ways=ways,
         label=label,
         keep=keep,
-        filled=longer / chunk_bits,
+        filled=max(a[1], b[1]) / chunk_bits,
     )
     return chunks, a[1] + b[1]
 

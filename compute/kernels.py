@@ -297,11 +297,10 @@ def _piece_prime_chunks(
     dealt = small[_dealt(len(small), piece, pieces)]
     for start in range(0, len(dealt), _CHUNK):
         yield dealt[start : start + _CHUNK]
-    blocks = -(-(n - dealt_limit) // block_size)
-    owners, _ = _block_owners(dealt_limit + 1, blocks, block_size, n, terms, pieces)
+    lows, highs = _blocks(n, dealt_limit, block_size)
+    owners = _block_owners(_range_weights(lows, highs, terms), pieces)
     for block in np.flatnonzero(owners == piece).tolist():
-        lo = dealt_limit + 1 + block * block_size
-        primes = primes_in_range(lo, min(n + 1, lo + block_size))
+        primes = primes_in_range(int(lows[block]), int(highs[block]))
         for start in range(0, len(primes), _CHUNK):
             yield primes[start : start + _CHUNK]
 
@@ -316,32 +315,27 @@ def _dealing(n: int, pieces: int, blocks_per_piece: int) -> tuple[int, int]:
     return block_size, dealt_limit
 
 
-def _block_owners(
-    start: int,
-    blocks: int,
-    block_size: int,
-    n: int,
-    terms: Sequence[tuple[int, int]] | None,
-    pieces: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The piece of each block of primes in ``[start, n]``, balancing weight.
+def _blocks(n: int, dealt_limit: int, block_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(lows, highs)`` of the sieve blocks ``[low, high)`` above ``dealt_limit``."""
+    blocks = max(0, -(-(n - dealt_limit) // block_size))
+    lows = dealt_limit + 1 + np.arange(blocks, dtype=np.int64) * block_size
+    return lows, np.minimum(lows + block_size, n + 1)
+
+
+def _block_owners(weights: np.ndarray, pieces: int) -> np.ndarray:
+    """The piece of each block of primes, by their ``weights``, balancing them.
 
     Blocks go heaviest first to the lightest piece (binomial(2e8, 1e8) on 2
     pieces: bits of the heavier over the lighter 1.14 dealt in turn, 1.00 by
-    weight). Also returns each piece's estimated weight (natural log) of its
-    blocks (:func:`_range_weights`).
+    weight).
     """
     loads = np.zeros(pieces)
-    if blocks <= 0:
-        return np.zeros(0, dtype=np.int64), loads
-    lows = start + np.arange(blocks, dtype=np.float64) * block_size
-    weights = _range_weights(lows, np.minimum(lows + block_size, n + 1), terms)
-    owners = np.empty(blocks, dtype=np.int64)
+    owners = np.empty(len(weights), dtype=np.int64)
     for block in np.argsort(-weights, kind="stable").tolist():
         owner = int(np.argmin(loads))
         owners[block] = owner
         loads[owner] += weights[block]
-    return owners, loads
+    return owners
 
 
 def _range_weights(
@@ -354,6 +348,7 @@ def _range_weights(
     ``e_p ln p``, a range weighs about its length times the mean exponent,
     sampled across it.
     """
+    lows, highs = lows.astype(np.float64), highs.astype(np.float64)
     samples = lows[:, None] + (highs - lows)[:, None] * (np.arange(32) + 0.5) / 32
     if terms is None:
         exponents = np.ones_like(samples)
@@ -377,9 +372,9 @@ def piece_bits(
     carry the uneven weights. Above, each prime weighs ``e_p log2 p`` and
     primes have density ``1/ln p``, so a range weighs its length times its
     mean exponent: the dealt primes split evenly, the blocks as
-    :func:`_block_owners` deals them. No sieve beyond that limit, so it costs
-    milliseconds for any n (pieces of 2e7! and binomial(2e7, 1e7) within
-    0.2% of their bits).
+    :func:`_block_owners` deals them (by the same weights). No sieve beyond
+    that limit, so it costs milliseconds for any n (pieces of 2e7! and
+    binomial(2e7, 1e7) within 0.2% of their bits).
     """
     block_size, dealt_limit = _dealing(n, pieces, blocks_per_piece)
     exact_limit = min(n, max(math.isqrt(n), _EXACT_WEIGHT_LIMIT))
@@ -396,11 +391,10 @@ def piece_bits(
         bounds = np.linspace(exact_limit + 1, dealt_limit + 1, 1025)
         dealt = _range_weights(bounds[:-1], bounds[1:], terms).sum()
         bits += dealt / math.log(2) / pieces
-    blocks = -(-(n - dealt_limit) // block_size)
-    owners, _ = _block_owners(dealt_limit + 1, blocks, block_size, n, terms, pieces)
-    lows = dealt_limit + 1 + np.arange(blocks, dtype=np.int64) * block_size
-    highs = np.minimum(lows + block_size, n + 1)
-    block_bits = _range_weights(lows.astype(np.float64), highs, terms) / math.log(2)
+    lows, highs = _blocks(n, dealt_limit, block_size)
+    block_weights = _range_weights(lows, highs, terms)
+    owners = _block_owners(block_weights, pieces)
+    block_bits = block_weights / math.log(2)
     below = highs <= exact_limit + 1  # weighed prime by prime
     cumulative = np.concatenate(([0.0], np.cumsum(weights)))
     block_bits[below] = (
