@@ -32,7 +32,7 @@ import gmpy2
 from dask._task_spec import Task
 from dask.core import get_dependencies
 from dask.utils import key_split
-from distributed import Semaphore
+from distributed import Semaphore, as_completed
 
 from benchmarks.scaling import spread_costs
 from cluster.connect import ROOMY_WORKER_BYTES, connect
@@ -45,6 +45,8 @@ from compute.toom import join_chunks
 
 N = 5 * 10**7
 CORES = os.cpu_count() or 1
+# Bound on any one wait: for a core, or for the whole graph.
+WAIT_SECONDS = 600
 
 # Seconds of each task run in this (worker) process, by key.
 _SECONDS: dict[str, float] = {}
@@ -59,12 +61,14 @@ def _timed(
 ) -> object:
     """``func(*args, **kwargs)`` alone on a core, timed under ``name``."""
     kernels.THREADED_MULTIPLY_BITS = sys.maxsize  # one thread per product
-    with cores:
-        start = time.perf_counter()
-        try:
-            return func(*args, **kwargs)
-        finally:
-            _SECONDS[name] = time.perf_counter() - start
+    if not cores.acquire(timeout=WAIT_SECONDS):
+        raise TimeoutError(f"{name} found no free core in {WAIT_SECONDS} s")
+    start = time.perf_counter()
+    try:
+        return func(*args, **kwargs)
+    finally:
+        _SECONDS[name] = time.perf_counter() - start
+        cores.release()
 
 
 def _task_seconds() -> dict[str, float]:
@@ -181,6 +185,8 @@ def measure(n: int, workers: int) -> dict[str, object]:
             loop=client.loop,
         )
         futures = client.get(_metered(graph, cores), keys, sync=False)
+        for _ in as_completed(futures, loop=client.loop, timeout=WAIT_SECONDS):
+            pass
         output = outputs[0]
         if isinstance(output, ChunkedGraph):
             value = join_chunks(client.gather(futures), output.chunk_bits)
