@@ -381,11 +381,10 @@ def piece_bits(
     primes = _small_primes(exact_limit)[1:]
     weights = prime_exponents(primes, terms) * np.log2(primes.astype(np.float64))
     dealt_count = int(np.searchsorted(primes, dealt_limit, side="right"))
-    bits = np.array(
-        [
-            weights[:dealt_count][_dealt(dealt_count, piece, pieces)].sum()
-            for piece in range(pieces)
-        ]
+    bits = np.bincount(
+        _snake_owners(np.arange(dealt_count), pieces),
+        weights=weights[:dealt_count],
+        minlength=pieces,
     )
     if dealt_limit > exact_limit:
         bounds = np.linspace(exact_limit + 1, dealt_limit + 1, 1025)
@@ -414,9 +413,13 @@ def _dealt(count: int, piece: int, pieces: int) -> np.ndarray:
     heaviest over the lightest 1.18 round-robin, 1.09 snake).
     """
     index = np.arange(count)
+    return index[_snake_owners(index, pieces) == piece]
+
+
+def _snake_owners(index: np.ndarray, pieces: int) -> np.ndarray:
+    """The piece of each index in :func:`_dealt`'s snake order."""
     rounds, position = np.divmod(index, pieces)
-    owner = np.where(rounds % 2 == 0, position, pieces - 1 - position)
-    return index[owner == piece]
+    return np.where(rounds % 2 == 0, position, pieces - 1 - position)
 
 
 def prime_exponents(

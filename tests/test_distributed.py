@@ -284,6 +284,22 @@ def test_factorial_spread_over_workers(small_workers: Client, n: int) -> None:
     assert stages | ({"toom-evaluation"} if n > 10**6 else set()) <= prefixes
 
 
+def test_a_spread_starting_at_uneven_pieces_is_exact() -> None:
+    """16 pieces of 300007!, spread from the pieces on: the heaviest holds 1.52x
+    the mean (the piece with the power of 3), beyond the 25% of room that the
+    chunk counts once kept ("a value of 454880 bits does not fit 23 chunks")."""
+    from compute.graph import split_graph
+    from compute.plan import split_for
+
+    n = 300_007
+    with dask.config.set({**SPREAD_EVERYTHING, "compute.chunk-bytes": 1 << 11}):
+        split = split_for(n, 16, 1e12)
+        output = split_graph(split)
+    assert split.spread is not None and 2 ** len(split.spread.ways) == split.pieces
+    values = get_sync(output.graph.tasks, output.keys)
+    assert toom.join_chunks(values, output.chunk_bits) == gmpy2.fac(n)
+
+
 def test_spread_only_where_needed() -> None:
     from compute.plan import split_for
 
