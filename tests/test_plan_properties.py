@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import gmpy2
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import compute
 from compute.graph import batch_graph
-from compute.kernels import _small_primes, legendre_exponents, piece_primes
+from compute.kernels import (
+    _dealing,
+    _small_primes,
+    legendre_exponents,
+    piece_primes,
+    shared_exponents,
+    shared_primes,
+)
 from compute.plan import plan_batch, split_for
 from tests.test_plan import smallest_split_n
 
@@ -39,18 +47,28 @@ def test_every_n_is_planned_once_and_found_in_the_graph(ns, threads):
 @settings(max_examples=60, deadline=None)
 @given(st.integers(2, 3 * 10**6), st.integers(1, 16), st.sampled_from([1, 8, 32]))
 def test_the_pieces_take_every_odd_prime_exactly_once(n, pieces, blocks):
+    """Each odd prime is dealt to one piece, or shared by all to its full exponent."""
+    shared, exponents = shared_primes(((n, 1),), pieces, _dealing(n, pieces, blocks)[1])
     taken = np.concatenate(
         [piece_primes(n, piece, pieces, blocks, ((n, 1),)) for piece in range(pieces)]
+        + [shared]
     )
     assert np.array_equal(np.sort(taken), _small_primes(n)[1:])
+    shares = sum(shared_exponents(exponents, piece, pieces) for piece in range(pieces))
+    assert np.array_equal(shares, legendre_exponents(shared, n))
 
 
 def bits_per_piece(n: int, pieces: int) -> list[float]:
+    shared, exponents = shared_primes(((n, 1),), pieces, _dealing(n, pieces, 32)[1])
     weights = []
     for piece in range(pieces):
         primes = piece_primes(n, piece, pieces, 32, ((n, 1),))
-        exponents = legendre_exponents(primes, n)
-        weights.append(float((exponents * np.log2(primes.astype(float))).sum()))
+        exponents_here = legendre_exponents(primes, n)
+        share = shared_exponents(exponents, piece, pieces)
+        weights.append(
+            float((exponents_here * np.log2(primes.astype(float))).sum())
+            + float((share * np.log2(shared.astype(float))).sum())
+        )
     return weights
 
 
@@ -66,3 +84,10 @@ def test_one_n_on_each_side_of_the_split_threshold_is_exact():
     assert split_for(first - 1, 2) is None and split_for(first, 2) is not None
     for n in (first - 1, first):
         assert compute.factorial(n, client=None) == gmpy2.fac(n)
+
+
+@pytest.mark.parametrize("pieces", [16, 64, 256])
+def test_the_pieces_planned_for_many_threads_are_balanced(pieces):
+    """Dealt whole, 3 alone would outweigh a piece of 64 (3.3x the mean piece)."""
+    weights = bits_per_piece(2 * 10**6, pieces)
+    assert max(weights) / (sum(weights) / pieces) < 1.15, max(weights)
