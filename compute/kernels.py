@@ -320,8 +320,9 @@ def shared_primes(
 
     The odd primes up to ``dealt_limit`` too heavy to deal to one piece
     (``_SHARED_WEIGHT``); piece ``i`` takes each to ``e // pieces``, plus one
-    when ``i < e % pieces`` (:func:`shared_exponents`). None for two pieces of
-    a factorial, where even 3 is light.
+    when ``i < e % pieces`` (:func:`shared_exponents`). None for n! in two
+    pieces from n = 17,501 on (a factorial is split from 1.4e6 on), where
+    even 3 is light.
     """
     none = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
     if terms is None or pieces < 2:
