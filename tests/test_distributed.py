@@ -285,9 +285,10 @@ def test_factorial_spread_over_workers(small_workers: Client, n: int) -> None:
 
 
 def test_a_spread_starting_at_uneven_pieces_is_exact() -> None:
-    """16 pieces of 300007!, spread from the pieces on: the heaviest holds 1.52x
-    the mean (the piece with the power of 3), beyond the 25% of room that the
-    chunk counts once kept ("a value of 454880 bits does not fit 23 chunks")."""
+    """16 pieces of 300007!, spread from the pieces on, each in chunks for its own
+    estimated bits. When the pieces were sized at the mean plus 25%, the one
+    holding the whole power of 3 (1.52x the mean before primes were shared)
+    failed: "a value of 454880 bits does not fit 23 chunks"."""
     from compute.graph import split_graph
     from compute.plan import split_for
 
