@@ -42,14 +42,13 @@ def _pieces(
     product, label = split.product, split.product.arguments[0]
     stage = _piece_stage(product)
     if product.prime_form:
-        terms = None if product.kind == "primorial" else product.terms
         return [
             _task(
                 stage,
                 label,
                 prime_kernel,
                 product.limit,
-                terms,
+                product.prime_terms,
                 piece,
                 split.pieces,
                 split.blocks_per_piece,
@@ -136,9 +135,8 @@ def _spread_top(split: Split, level: list[Delayed]) -> ChunkedGraph:
     chunk_bits = spread.chunk_bits
     whole_chunks, low_shift = divmod(product.shift, chunk_bits)
     odd_bits = product.bits - product.shift
-    terms = None if product.kind == "primorial" else product.terms
     bits = kernels.piece_bits(
-        product.limit, split.pieces, split.blocks_per_piece, terms
+        product.limit, split.pieces, split.blocks_per_piece, product.prime_terms
     )
     while len(bits) > len(level):
         bits = kernels.tree_level(bits, operator.add)

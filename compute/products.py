@@ -103,6 +103,12 @@ class Product:
         return max((m for m, c in self.terms if c > 0), default=0)
 
     @property
+    def prime_terms(self) -> tuple[tuple[int, int], ...] | None:
+        """The terms as the prime kernels take them: None for the primorial,
+        where every prime occurs once (see ``compute.kernels.prime_exponents``)."""
+        return None if self.kind == "primorial" else self.terms
+
+    @property
     def prime_form(self) -> bool:
         """Whether pieces come from primes (else from a range and a division)."""
         return (
