@@ -204,7 +204,9 @@ def run_products(
     computed, located, client = _run_planned(
         client,
         products_seconds(distinct),
-        lambda threads, _: products_graph(plan_products(distinct, threads)),
+        lambda threads, worker_bytes: products_graph(
+            plan_products(distinct, threads, in_process=worker_bytes is None)
+        ),
         lambda worker_bytes, _, where: check_sizes(
             _sizes(products, positions), worker_bytes, machine_bytes(), where
         ),

@@ -17,7 +17,7 @@ from compute import distributed, kernels, toom
 from compute.distributed import ChunkedGraph, Output
 from compute.plan import SmallBatch, Split, Walk
 from compute.products import Product
-from compute.tasks import TaskGraph
+from compute.tasks import TaskGraph, plain_values
 from compute.tasks import task as _task
 
 # A spread value is given this share more chunks than its estimated bits
@@ -259,7 +259,8 @@ def products_graph(
             where[item.product] = Located(len(outputs), None)
             outputs.append(split_graph(item))
             continue
-        arguments = [product.arguments for product in item.products]
+        arguments = tuple(product.arguments for product in item.products)
+        label = arguments[0][0] if arguments[0] else 0
         where.update(
             {
                 product: Located(len(outputs), index)
@@ -269,10 +270,10 @@ def products_graph(
         outputs.append(
             _task(
                 item.kind,
-                arguments[0][0] if arguments[0] else 0,
+                label,
                 kernels.small_values,
                 item.kind,
-                arguments,
+                plain_values(label, arguments),
             )
         )
     return outputs, where

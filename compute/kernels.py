@@ -825,6 +825,14 @@ SMALL_KERNELS: dict[str, Callable[..., mpz]] = {
 }
 
 
+# Kinds whose small kernel keeps the GIL: gmpy2's fac, comb, primorial and
+# double_fac never release it (two threads of each took as long as one after
+# the other). Threads of one process gain nothing from splitting their batches.
+GIL_BOUND_KINDS = frozenset(
+    {"factorial", "binomial", "multinomial", "primorial", "double-factorial"}
+)
+
+
 @releasing_gil
 def small_values(kind: str, arguments: Sequence[tuple[int, ...]]) -> list[mpz]:
     """``[SMALL_KERNELS[kind](*a) for a in arguments]``: a batch of small values."""

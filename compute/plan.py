@@ -30,6 +30,7 @@ from compute.cost import (
     step_seconds,
     working_bytes,
 )
+from compute.kernels import GIL_BOUND_KINDS
 from compute.products import Product, factorial_product
 
 
@@ -185,13 +186,16 @@ def split_product(
 
 
 def plan_products(
-    products: Sequence[Product], threads: int | None = None
+    products: Sequence[Product], threads: int | None = None, in_process: bool = False
 ) -> list[Split | SmallBatch]:
     """Distinct ``products`` as splits (large ones) and small batches by kind.
 
     Small values are grouped in input order into tasks of balanced estimated
-    cost, enough of them to keep ``threads`` busy (as batch walks are).
-    Every product is in exactly one returned item.
+    cost, enough of them to keep ``threads`` busy (as batch walks are). In
+    this process (``in_process``), the small values of a kind whose kernel
+    keeps the GIL (:data:`compute.kernels.GIL_BOUND_KINDS`) are one task:
+    more would only take turns on the GIL. Every product is in exactly one
+    returned item.
     """
     if threads is None:
         threads = in_process_threads()
@@ -210,7 +214,7 @@ def plan_products(
         batch, seconds = open_batches.get(product.kind, ([], 0.0))
         batch.append(product)
         seconds += product_cost
-        if seconds >= budget:
+        if seconds >= budget and not (in_process and product.kind in GIL_BOUND_KINDS):
             planned.append(SmallBatch(product.kind, tuple(batch)))
             batch, seconds = [], 0.0
         open_batches[product.kind] = (batch, seconds)

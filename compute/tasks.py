@@ -16,7 +16,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 
-from dask._task_spec import Task, TaskRef, parse_input
+from dask._task_spec import DataNode, Task, TaskRef, parse_input
 from dask.base import tokenize
 from dask.delayed import Delayed, delayed
 from dask.typing import Key
@@ -30,6 +30,24 @@ def task(stage: str, label: int, function: Callable, *args: object) -> Delayed:
     """``function(*args)`` as one pure delayed task keyed by stage and label."""
     key = _key(stage, label, function, args)
     return delayed(function, pure=True)(*args, dask_key_name=key)
+
+
+def plain_values(label: int, values: tuple[tuple[int, ...], ...]) -> Delayed:
+    """``values``, many plain ints, as one graph node that dask does not search.
+
+    Passed straight to :func:`task`, a batch's thousand argument tuples would
+    be searched for dask objects and tokenized item by item (5.5 ms for
+    1000 pairs, against 0.3 ms this way: their ``repr`` is tokenized once).
+    """
+    key = f"arguments-{label}-{tokenize(repr(values))}"
+    return delayed(values, traverse=False, name=key)
+
+
+def computed_count(value: Delayed) -> int:
+    """How many of ``value``'s graph nodes run a function (literals are not counted)."""
+    return sum(
+        not isinstance(node, DataNode) for node in value.__dask_graph__().values()
+    )
 
 
 class TaskGraph:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+
+import dask.config
 import gmpy2
 import pytest
 from dask.utils import key_split
 
 import compute
-from compute.graph import split_graph
-from compute.plan import Split
-from compute.products import factorial_product
+from compute import kernels
+from compute.graph import pick, products_graph, split_graph
+from compute.plan import Split, plan_products
+from compute.products import binomial_product, factorial_product
+from compute.tasks import computed_count
 from tests.test_plan import smallest_split_n
 
 SPLIT_N = smallest_split_n()
@@ -63,3 +68,33 @@ def test_a_lean_factorial_ends_in_one_squaring(pieces):
     assert graph.compute(scheduler="threads") == gmpy2.fac(n)
     assert stages(graph) == {"prime-power-product", "multiply", "square"}
     assert key_split(graph.key) == "square"
+
+
+def test_a_batch_of_small_values_is_one_task_with_its_arguments_as_one_literal():
+    pairs = tuple((n, n // 2) for n in range(3000, 3400))
+    products = [binomial_product(n, k) for n, k in pairs]
+    outputs, where = products_graph(plan_products(products, in_process=True))
+    assert len(outputs) == 1
+    assert computed_count(outputs[0]) == 1
+    assert len(outputs[0].__dask_graph__()) == 2  # the task and its arguments
+    values = outputs[0].compute(scheduler="sync")
+    assert [pick([values], where[p]) for p in products] == [
+        gmpy2.comb(n, k) for n, k in pairs
+    ]
+    # Other arguments, another key: nothing is shared by mistake.
+    other, _ = products_graph(plan_products(products[1:], in_process=True))
+    assert other[0].key != outputs[0].key
+
+
+def test_a_one_task_batch_runs_on_the_calling_thread(monkeypatch):
+    threads = []
+
+    def recorded_comb(n, k):
+        threads.append(threading.get_ident())
+        return gmpy2.comb(n, k)
+
+    monkeypatch.setitem(kernels.SMALL_KERNELS, "binomial", recorded_comb)
+    pairs = [(n, n // 2) for n in range(3000, 3400)]
+    with dask.config.set({"compute.execution": "in-process"}):
+        assert compute.binomial_many(pairs) == [gmpy2.comb(n, k) for n, k in pairs]
+    assert set(threads) == {threading.get_ident()}

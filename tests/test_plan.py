@@ -8,7 +8,8 @@ import dask.config
 import pytest
 
 from compute.cost import factorial_seconds
-from compute.plan import plan_batch, split_for
+from compute.plan import SmallBatch, plan_batch, plan_products, split_for
+from compute.products import binomial_product, falling_factorial_product
 
 
 def smallest_split_n() -> int:
@@ -131,3 +132,18 @@ def test_a_lean_split_has_one_piece_per_thread():
         assert split_for(10**7, threads=3).pieces == 3
     with dask.config.set({"compute.task-seconds": 0.1}):
         assert split_for(10**7, threads=2).pieces > 2
+
+
+def test_small_values_of_a_gil_bound_kind_are_one_task_in_this_process():
+    binomials = [binomial_product(n, n // 3) for n in range(10_000, 12_000)]
+    on_a_cluster = plan_products(binomials, threads=2)
+    assert len(on_a_cluster) > 1
+    assert all(item.kind == "binomial" for item in on_a_cluster)
+    assert plan_products(binomials, threads=2, in_process=True) == [
+        SmallBatch("binomial", tuple(binomials))
+    ]
+    # A falling factorial's kernel releases the GIL: its batch stays cut.
+    falling = [falling_factorial_product(n, n // 3) for n in range(10_000, 12_000)]
+    here = plan_products(falling, threads=2, in_process=True)
+    assert here == plan_products(falling, threads=2)
+    assert len(here) > 1
