@@ -34,7 +34,6 @@ from compute.capacity import in_process_threads
 from compute.config import setting
 from compute.distributed import ChunkedGraph, Output
 from compute.kernels import releasing_gil
-from compute.tasks import computed_count
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -164,7 +163,7 @@ def run_in_process(outputs: Sequence[Delayed], progress: bool = False) -> list[o
     # The scheduler is passed as a function: given its name, dask.compute
     # imports distributed to look for a Client, which costs half a second.
     # A single task gains nothing from threads and runs here, saving the handoff.
-    single_task = sum(computed_count(output) for output in outputs) == 1
+    single_task = sum(len(output.__dask_graph__()) for output in outputs) == 1
     scheduler = dask.local.get_sync if single_task else dask.threaded.get
     options = {} if single_task else {"pool": _thread_pool()}
     with _ProgressBar(out=sys.stdout) if progress else contextlib.nullcontext():

@@ -17,7 +17,7 @@ from compute import distributed, kernels, toom
 from compute.distributed import ChunkedGraph, Output
 from compute.plan import SmallBatch, Split, Walk
 from compute.products import Product
-from compute.tasks import TaskGraph, plain_values
+from compute.tasks import TaskGraph, task_of_values
 from compute.tasks import task as _task
 
 # A spread value is given this share more chunks than its estimated bits
@@ -206,11 +206,11 @@ class Located:
 def walk_graph(walk: Walk) -> tuple[list[Output], dict[int, Located]]:
     """Tasks for one walk, and where each of its targets will be found."""
     if walk.split is None and len(walk.targets) == 1:
-        return [_task("factorial", walk.start, kernels.factorial_small, walk.start)], {
-            walk.start: Located(0, None)
-        }
+        return [
+            task_of_values("factorial", walk.start, kernels.factorial_small, walk.start)
+        ], {walk.start: Located(0, None)}
     if walk.split is None:
-        task = _task(
+        task = task_of_values(
             "walk", walk.start, kernels.walk_factorials, walk.start, None, walk.targets
         )
         return [task], {n: Located(0, i) for i, n in enumerate(walk.targets)}
@@ -268,12 +268,6 @@ def products_graph(
             }
         )
         outputs.append(
-            _task(
-                item.kind,
-                label,
-                kernels.small_values,
-                item.kind,
-                plain_values(label, arguments),
-            )
+            task_of_values(item.kind, label, kernels.small_values, item.kind, arguments)
         )
     return outputs, where

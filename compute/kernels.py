@@ -212,6 +212,8 @@ def range_product(lo: int, hi: int) -> mpz:
     """Product of the integers ``lo < k <= hi`` (1 when ``hi <= lo``)."""
     if hi <= lo:
         return mpz(1)
+    if hi >= 1 << 64:  # beyond numpy's words: few factors, or the result cannot fit
+        return product_tree([mpz(value) for value in range(lo + 1, hi + 1)])
     return product_of_values(np.arange(lo + 1, hi + 1, dtype=np.uint64))
 
 
@@ -799,7 +801,8 @@ def binomial_small(n: int, k: int) -> mpz:
     k = min(k, n - k)
     if k < 0:
         return mpz(0)
-    bits = k * (math.log2(n / k) + 1.5) if k else 0.0  # log2 of the result, roughly
+    # log2 of the result, roughly; math.log2 takes ints of any size
+    bits = k * (math.log2(n) - math.log2(k) + 1.5) if k else 0.0
     if k <= _GMP_BINOMIAL_K or n <= PRIME_FORM_LIMIT_PER_BIT * bits:
         return gmpy2.comb(n, k)
     return gmpy2.divexact(range_product(n - k, n), gmpy2.fac(k))

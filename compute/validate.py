@@ -15,6 +15,8 @@ import operator
 import reprlib
 from collections.abc import Iterable, Sequence
 
+from gmpy2 import mpz
+
 from compute.capacity import machine_bytes
 from compute.cost import (
     factorial_bytes,
@@ -24,10 +26,35 @@ from compute.cost import (
     working_bytes,
 )
 
-_short_repr = reprlib.Repr()
+_SHOWN_DIGITS = 40
+
+
+def shown_integer(value: int) -> str:
+    """``value`` in decimal for a message, its middle left out past 40 digits.
+
+    As :mod:`reprlib` shows a long int, with the digit count added, and
+    converted by gmpy2: Python refuses ``str`` of an int above 4300 digits
+    (``sys.get_int_max_str_digits``), so ``factorial(10**5000)`` once failed
+    on its own error message.
+    """
+    text = mpz(value).digits()
+    sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
+    if len(digits) <= _SHOWN_DIGITS:
+        return text
+    half = (_SHOWN_DIGITS - 3) // 2
+    return f"{sign}{digits[:half]}...{digits[-half:]} ({len(digits)} digits)"
+
+
+class _ShortRepr(reprlib.Repr):
+    """reprlib's short forms, with ints of any size (:func:`shown_integer`)."""
+
+    def repr_int(self, x: int, level: int) -> str:
+        return shown_integer(x)
+
+
+_short_repr = _ShortRepr()
 _short_repr.maxstring = 40
 _short_repr.maxother = 40
-_short_repr.maxlong = 40
 
 
 def _describe(value: object) -> str:

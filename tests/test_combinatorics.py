@@ -132,6 +132,62 @@ def test_small_binomials_of_a_huge_n_either_side_of_gmp(k):
     assert compute.binomial(n, n - k) == gmpy2.comb(n, k)
 
 
+# More digits than Python's str() takes (4300): the values must neither be
+# converted for a key or a message nor be refused when the result is small.
+HUGE = 10**5000 + 17
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 300, 3000])
+def test_binomials_of_an_n_of_thousands_of_digits(k):
+    assert compute.binomial(HUGE, k) == gmpy2.comb(HUGE, k)
+    assert compute.binomial(HUGE, HUGE - k) == gmpy2.comb(HUGE, k)
+    assert binomial_product(HUGE, k).bits == pytest.approx(
+        gmpy2.comb(HUGE, k).bit_length(), abs=1
+    )
+
+
+def test_other_functions_of_arguments_of_thousands_of_digits():
+    assert compute.binomial_many([(HUGE, 2), (5, 2), (HUGE, 1)]) == [
+        gmpy2.comb(HUGE, 2),
+        10,
+        HUGE,
+    ]
+    assert compute.multinomial([HUGE, 2, 3]) == gmpy2.comb(HUGE + 5, 5) * 10
+    assert compute.falling_factorial(HUGE, 50) == math.perm(HUGE, 50)
+    # Past numpy's 64-bit words, and across them.
+    assert compute.falling_factorial(2**64 + 5, 9) == math.perm(2**64 + 5, 9)
+    assert compute.falling_factorial(2**64 + 2, 9) == math.perm(2**64 + 2, 9)
+
+
+SHOWN_HUGE = "100000000000000000...000000000000000017 (5001 digits)"
+SHOWN_HALF = "500000000000000000...000000000000000008 (5000 digits)"
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: compute.factorial(HUGE), f"n = {SHOWN_HUGE} is too large"),
+        (
+            lambda: compute.factorial(-HUGE),
+            f"n = -{SHOWN_HUGE} must be non-negative",
+        ),
+        (lambda: compute.primorial(HUGE), f"primorial({SHOWN_HUGE}) is too large"),
+        (
+            lambda: compute.binomial(HUGE, HUGE // 2),
+            f"binomial({SHOWN_HUGE}, {SHOWN_HALF}) is too large",
+        ),
+        (
+            lambda: compute.double_factorial(HUGE),
+            f"double_factorial({SHOWN_HUGE}) is too large",
+        ),
+    ],
+)
+def test_values_of_thousands_of_digits_are_named_in_short(call, message):
+    with pytest.raises(ValueError) as raised:
+        call()
+    assert str(raised.value).startswith(message)
+
+
 @settings(
     max_examples=25,
     deadline=None,

@@ -14,7 +14,7 @@ from compute import kernels
 from compute.graph import pick, products_graph, split_graph
 from compute.plan import Split, plan_products
 from compute.products import binomial_product, factorial_product
-from compute.tasks import computed_count
+from compute.tasks import task_of_values
 from tests.test_plan import smallest_split_n
 
 SPLIT_N = smallest_split_n()
@@ -70,13 +70,12 @@ def test_a_lean_factorial_ends_in_one_squaring(pieces):
     assert key_split(graph.key) == "square"
 
 
-def test_a_batch_of_small_values_is_one_task_with_its_arguments_as_one_literal():
+def test_a_batch_of_small_values_is_one_task_holding_its_arguments():
     pairs = tuple((n, n // 2) for n in range(3000, 3400))
     products = [binomial_product(n, k) for n, k in pairs]
     outputs, where = products_graph(plan_products(products, in_process=True))
     assert len(outputs) == 1
-    assert computed_count(outputs[0]) == 1
-    assert len(outputs[0].__dask_graph__()) == 2  # the task and its arguments
+    assert len(outputs[0].__dask_graph__()) == 1
     values = outputs[0].compute(scheduler="sync")
     assert [pick([values], where[p]) for p in products] == [
         gmpy2.comb(n, k) for n, k in pairs
@@ -98,3 +97,11 @@ def test_a_one_task_batch_runs_on_the_calling_thread(monkeypatch):
     with dask.config.set({"compute.execution": "in-process"}):
         assert compute.binomial_many(pairs) == [gmpy2.comb(n, k) for n, k in pairs]
     assert set(threads) == {threading.get_ident()}
+
+
+def test_a_label_of_thousands_of_digits_is_shown_by_its_size_in_keys():
+    n = 10**5000
+    key = task_of_values("binomial", n, kernels.small_values, "binomial", ((n, 1),)).key
+    assert key.startswith("binomial-16610bit-")
+    assert key_split(key) == "binomial"
+    assert len(key) < 60

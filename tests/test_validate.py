@@ -11,7 +11,7 @@ import pytest
 
 import compute
 from compute.cost import factorial_bits
-from compute.validate import as_count, as_counts, check_fits
+from compute.validate import as_count, as_counts, check_fits, shown_integer
 
 
 @pytest.mark.parametrize(
@@ -34,7 +34,8 @@ def test_non_integers_are_type_errors(value, message):
 @pytest.mark.parametrize("value", [-1, np.int64(-7), gmpy2.mpz(-3), -(10**40)])
 def test_negative_values_are_value_errors(value):
     with pytest.raises(
-        ValueError, match=r"^n = -[\d.]+ must be non-negative: factorial "
+        ValueError,
+        match=r"^n = -[\d.]+( \(\d+ digits\))? must be non-negative: factorial ",
     ):
         as_count(value)
 
@@ -177,3 +178,11 @@ def test_in_process_a_factorial_may_be_computed_lean():
         ValueError, match=r"needs about 14\.2 GB to compute, but here offers 10 GB"
     ):
         check_fits([10**9], 10e9, client_bytes=20e9, where="here", lean=True)
+
+
+def test_integers_in_messages_are_shown_whole_up_to_40_digits():
+    assert shown_integer(10**40 - 1) == "9" * 40
+    assert shown_integer(-(10**39)) == "-1" + "0" * 39
+    assert shown_integer(10**40) == f"1{'0' * 17}...{'0' * 18} (41 digits)"
+    # Past Python's 4300-digit limit for str() too.
+    assert shown_integer(-(7 * 10**9999)) == f"-7{'0' * 17}...{'0' * 18} (10000 digits)"
