@@ -47,7 +47,7 @@ from compute.factorial_digits import factorial_digit_count
 from compute.output import describe_factorial, describe_value
 from compute.plan import batch_seconds, products_seconds
 from compute.result_file import FORMATS, check_output, write_result
-from compute.validate import as_count, as_counts, check_fits_here
+from compute.validate import as_count, as_counts, check_fits_here, shown_integer
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -66,6 +66,19 @@ _PRODUCT_COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+def _integer(text: str) -> int:
+    """``int(text)``, also past the 4300 digits where Python's ``int()`` stops."""
+    try:
+        return int(text)
+    except ValueError:
+        if not text.strip().lstrip("+-").isdigit():
+            raise
+        return int(mpz(text))
+
+
+_integer.__name__ = "int"  # argparse names it in its errors: "invalid int value"
+
+
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The top-level parser and each subcommand's."""
     parser = argparse.ArgumentParser(
@@ -82,7 +95,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
             "named, runs on a Dask cluster whose dashboard link is printed."
         ),
     )
-    factorial.add_argument("ns", metavar="N", nargs="+", type=int, help="n >= 0")
+    factorial.add_argument("ns", metavar="N", nargs="+", type=_integer, help="n >= 0")
     _add_output_options(factorial, "n!", "each n!")
     factorial.add_argument(
         "--output",
@@ -105,7 +118,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                 name.rstrip(".").lower(),
                 metavar=name.rstrip("."),
                 nargs="+" if name.endswith("...") else None,
-                type=int,
+                type=_integer,
                 help=">= 0",
             )
         _add_output_options(subcommand, "the value", "the value")
@@ -285,13 +298,13 @@ def _emit(
         else:
             print(describe_factorial(n))
     for n, path in request.paths.items():
-        _write(values[n], f"{n}!", path, request.format, used, status)
+        _write(values[n], f"{shown_integer(n)}!", path, request.format, used, status)
 
 
 def _factorial(request: _Request) -> int:
     if request.digits:
         for n in request.ns:
-            print(factorial_digit_count(n))
+            print(mpz(factorial_digit_count(n)))  # no 4300-digit limit, as for str()
         return 0
     # With --print, stdout carries only the results.
     status = sys.stderr if request.print else sys.stdout
@@ -300,7 +313,8 @@ def _factorial(request: _Request) -> int:
         raise ValueError(next(iter(refused.values())))
     for n, reason in refused.items():
         print(
-            f"{n}! not computed ({reason}); its summary line needs no computation",
+            f"{shown_integer(n)}! not computed ({reason}); "
+            "its summary line needs no computation",
             file=status,
         )
     values: dict[int, mpz] = {}
@@ -344,7 +358,14 @@ def _write_chunked(
         file=status,
     )
     print(describe_factorial(n))
-    _write(value, f"{n}!", request.paths[n], request.format, value.client, status)
+    _write(
+        value,
+        f"{shown_integer(n)}!",
+        request.paths[n],
+        request.format,
+        value.client,
+        status,
+    )
 
 
 def _product_command(command: str, arguments: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ from compute.factorial_digits import (
     factorial_leading_digits,
     factorial_trailing_zeros,
 )
-from compute.validate import as_integer
+from compute.validate import as_integer, shown_integer
 
 # Bits of precision for log10: far more than needed to place the decimal
 # point of any integer that fits in memory, with room to spare for a guard.
@@ -25,6 +25,9 @@ _PRECISION = 256
 _GUARD = gmpy2.mpfr(2) ** -200
 # Below this many bits a plain conversion is cheaper than anything clever.
 _SMALL_BITS = 1 << 16
+# The last non-zero digits of n! cost 0.21 s at n = 10**130, 3 s at 10**150
+# and 40 s at 10**300; the summary line leaves them out from here on.
+_LAST_DIGITS_BELOW = 10**130
 
 
 def _context() -> gmpy2.context:
@@ -93,7 +96,7 @@ def leading_digits(value: mpz, count: int) -> str:
 
 
 def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+    return f"{shown_integer(count)} {noun}{'' if count == 1 else 's'}"
 
 
 def describe_factorial(n: int, seconds: float | None = None, width: int = 12) -> str:
@@ -101,7 +104,7 @@ def describe_factorial(n: int, seconds: float | None = None, width: int = 12) ->
 
     Values of up to ``3 * width`` digits are shown whole. Larger ones show
     the leading ``width`` digits, the last ``width`` digits before the
-    trailing zeros, and the number of trailing zeros.
+    trailing zeros (for n below 10**130), and the number of trailing zeros.
 
     Examples
     --------
@@ -119,10 +122,11 @@ def describe_factorial(n: int, seconds: float | None = None, width: int = 12) ->
         shown = gmpy2.fac(n).digits(10)[: digits - zeros]
     else:
         leading = factorial_leading_digits(n, width)
-        shown = f"{leading}...{factorial_last_nonzero_digits(n, width)}"
+        last = factorial_last_nonzero_digits(n, width) if n < _LAST_DIGITS_BELOW else ""
+        shown = f"{leading}...{last}"
     return (
-        f"{n}! has {digits} digits: {shown} followed by {_plural(zeros, 'zero')}"
-        f"{timing}"
+        f"{shown_integer(n)}! has {shown_integer(digits)} digits: {shown} followed "
+        f"by {_plural(zeros, 'zero')}{timing}"
     )
 
 

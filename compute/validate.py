@@ -185,7 +185,7 @@ def as_pairs(pairs: object, function: str) -> list[tuple[int, int]]:
 def format_bytes(size: float) -> str:
     """``size`` in decimal units, three significant digits (``'28.5 GB'``)."""
     if math.isinf(size):
-        return "an unbounded amount"
+        return "an astronomical number of bytes"
     for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
         if size < 1000:
             return f"{size:.3g} {unit}"

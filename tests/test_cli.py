@@ -17,6 +17,7 @@ import pytest
 from distributed import LocalCluster
 
 from compute import read_result
+from compute.factorial_digits import factorial_digit_count, factorial_leading_digits
 from compute.result_file import FORMATS
 from tests.expected import summary_line
 from tests.remote import clean_env, kill_group, run_in_group
@@ -455,4 +456,35 @@ def test_one_large_n_the_local_cluster_cannot_hold_is_written_from_here(env, tmp
     assert lines[1] == summary_line(3000000)
     assert lines[2].startswith(f"wrote 3000000! to {path} (")
     assert read_result(path, format="bin") == gmpy2.fac(3000000)
+    assert finished.stderr == ""
+
+
+def test_an_n_of_thousands_of_digits_gets_its_summary_and_digit_count(env):
+    # Past Python's 4300 digits for str() and int(); past 10**130, the summary
+    # leaves out the last non-zero digits (40 s at 10**300).
+    n = 10**5000 + 17
+    argument = gmpy2.mpz(n).digits()
+    finished = run_cli([COMPUTE, "factorial", argument, "--digits"], env)
+    assert finished.returncode == 0, finished.stderr
+    digits = gmpy2.mpz(factorial_digit_count(n)).digits()
+    assert finished.stdout == f"{digits}\n"
+    assert finished.stderr == ""
+    finished = run_cli([COMPUTE, "factorial", argument], env)
+    assert finished.returncode == 0, finished.stderr
+
+    def shown(text: str) -> str:
+        return f"{text[:18]}...{text[-18:]} ({len(text)} digits)"
+
+    zeros, power = 0, 5
+    while power <= n:
+        zeros, power = zeros + n // power, power * 5
+    lines = finished.stdout.splitlines()
+    assert lines[0].startswith(
+        f"{shown(argument)}! not computed (n = {shown(argument)} is too large: "
+    )
+    assert lines[1] == (
+        f"{shown(argument)}! has {shown(digits)} digits: "
+        f"{factorial_leading_digits(n, 12)}... followed by "
+        f"{shown(gmpy2.mpz(zeros).digits())} zeros"
+    )
     assert finished.stderr == ""

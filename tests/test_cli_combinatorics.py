@@ -189,3 +189,19 @@ def test_a_named_scheduler_runs_the_pieces_there_with_a_report(env, client, tmp_
         f"compute: connected to the Dask scheduler at {client.scheduler.address}; "
         f"dashboard: {client.dashboard_link}\n"
     )
+
+
+def test_arguments_of_thousands_of_digits(env):
+    # Past the 4300 digits where Python's int() and str() stop.
+    n = gmpy2.mpz(10) ** 5000 + 17
+    shown = "100000000000000000...000000000000000017 (5001 digits)"
+    printed = run_in_group([*COMPUTE, "binomial", n.digits(), "2", "--print"], env, 120)
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout == f"{gmpy2.comb(n, 2).digits()}\n"
+    assert printed.stderr.startswith(f"computed binomial({shown}, 2) in ")
+    digits = run_in_group(
+        [*COMPUTE, "falling-factorial", n.digits(), "3", "--digits"], env, 120
+    )
+    assert digits.returncode == 0, digits.stderr
+    assert digits.stdout == f"{len((n * (n - 1) * (n - 2)).digits())}\n"
+    assert digits.stderr == ""

@@ -13,6 +13,7 @@ from compute.factorial_digits import (
     factorial_leading_digits,
     factorial_trailing_zeros,
 )
+from compute.output import describe_factorial
 
 
 def check_against_gmpy2(n: int, width: int = 12) -> None:
@@ -58,3 +59,11 @@ def test_published_sizes_of_huge_factorials(n, digits, zeros, leading):
         assert factorial_leading_digits(n, len(leading)) == leading
     assert len(factorial_last_nonzero_digits(n, 12)) == 12
     assert factorial_last_nonzero_digits(n, 12)[-1] != "0"
+
+
+def test_the_summary_leaves_out_the_last_digits_from_n_10_to_the_130():
+    below, at = describe_factorial(10**130 - 1), describe_factorial(10**130)
+    last = factorial_last_nonzero_digits(10**130 - 1, 12)
+    assert f"{factorial_leading_digits(10**130 - 1, 12)}...{last} followed by" in below
+    assert f"{factorial_leading_digits(10**130, 12)}... followed by" in at
+    assert at.startswith("100000000000000000...000000000000000000 (131 digits)! has ")
