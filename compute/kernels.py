@@ -212,8 +212,13 @@ def range_product(lo: int, hi: int) -> mpz:
     """Product of the integers ``lo < k <= hi`` (1 when ``hi <= lo``)."""
     if hi <= lo:
         return mpz(1)
-    if hi >= 1 << 64:  # beyond numpy's words: few factors, or the result cannot fit
-        return product_tree([mpz(value) for value in range(lo + 1, hi + 1)])
+    if hi >= 1 << 64:  # beyond numpy's words: leaves of Python ints instead
+        return product_tree(
+            [
+                mpz(math.prod(range(start, min(start + _LEAF_WORDS, hi + 1))))
+                for start in range(lo + 1, hi + 1, _LEAF_WORDS)
+            ]
+        )
     return product_of_values(np.arange(lo + 1, hi + 1, dtype=np.uint64))
 
 

@@ -309,3 +309,12 @@ def test_the_gil_flag_is_scoped_to_the_kernel_call():
     assert flag_inside() is True
     assert multiply(gmpy2.mpz(3) << 5000, gmpy2.mpz(7)) == 21 << 5000
     assert gmpy2.get_context().allow_release_gil is False  # the caller's, untouched
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi"),
+    [(2**64 - 40, 2**64 + 100), (2**64, 2**64 + 1), (10**5000, 10**5000 + 77)],
+    ids=["across", "one above", "5001 digits"],  # pytest's ids would str() the ints
+)
+def test_range_products_past_64_bit_words(lo, hi):
+    assert kernels.range_product(lo, hi) == math.prod(range(lo + 1, hi + 1))
