@@ -62,7 +62,7 @@ def task_of_values(
         text = repr(args)
     except ValueError:  # as in _key
         text = repr(_in_hex(args))
-    key = f"{_prefix(stage, label)}-{tokenize(function.__name__, text)}"
+    key = _key(stage, label, function, (text,))
     return Delayed(key, {key: Task(key, function, *args)})
 
 
