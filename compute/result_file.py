@@ -51,15 +51,39 @@ def check_output(path: str | os.PathLike[str], format: str) -> Path:
     ------
     ValueError
         If ``format`` is not one of dec, hex, bin, ``path`` is a directory,
-        or its folder does not exist.
+        its folder does not exist, or its name is too long for the file
+        system (with the temporary name it is first written under).
     """
     _check_format(format)
     path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"output path {str(path)!r} is a directory")
+    try:
+        if path.is_dir():
+            raise ValueError(f"output path {str(path)!r} is a directory")
+    except OSError as error:  # a name too long for the file system, ...
+        raise ValueError(f"output path {str(path)!r}: {error.strerror}") from error
     if not path.parent.is_dir():
         raise ValueError(f"the folder of output path {str(path)!r} does not exist")
+    # The file is first written under a temporary name (atomic_file), longer
+    # than its own by _TEMPORARY_EXTRA bytes: both must fit the file system.
+    name_bytes = len(os.fsencode(path.name)) + _TEMPORARY_EXTRA
+    if name_bytes > _name_max(path.parent):
+        raise ValueError(
+            f"the name of output path {str(path)!r} is too long: the file system "
+            f"takes {_name_max(path.parent) - _TEMPORARY_EXTRA} bytes at most here"
+        )
     return path
+
+
+# mkstemp's ".<name>." prefix, 8 random characters and ".part" suffix.
+_TEMPORARY_EXTRA = 2 + 8 + len(".part")
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name, in bytes, that ``folder``'s file system takes."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):  # not known here: POSIX's usual limit
+        return 255
 
 
 @contextlib.contextmanager

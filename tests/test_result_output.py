@@ -197,7 +197,11 @@ def test_negative_values_round_trip_as_text(tmp_path):
         ({"value": -1, "format": "bin"}, ValueError, "format bin holds non-negative"),
         ({"path": "missing/x.txt"}, ValueError, "of output path 'missing/x.txt' does"),
         ({"path": "."}, ValueError, "output path '.' is a directory"),
+        # Written first under a name 15 bytes longer: 241 bytes cannot be.
+        ({"path": "a" * 241}, ValueError, "is too long: the file system takes 240 "),
+        ({"path": "a" * 300}, ValueError, "File name too long"),
     ],
+    ids=["format", "negative bin", "no folder", "a folder", "241 bytes", "300 bytes"],
 )
 def test_unusable_outputs_are_refused_before_writing(
     tmp_path, monkeypatch, arguments, error, message
@@ -207,6 +211,12 @@ def test_unusable_outputs_are_refused_before_writing(
     with pytest.raises(error, match=message):
         compute.write_result(call.pop("value"), call.pop("path"), **call)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_name_of_240_bytes_is_written(tmp_path):
+    path = compute.write_result(mpz(120), tmp_path / ("a" * 240))
+    assert compute.read_result(path) == 120
+    assert [item.name for item in tmp_path.iterdir()] == ["a" * 240]
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
