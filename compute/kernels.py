@@ -199,7 +199,7 @@ def product_of_values(values: np.ndarray) -> mpz:
 
 
 def product_of_words(words: Sequence[int]) -> mpz:
-    """Exact product of Python ints below 2**64 (packed words), as an mpz."""
+    """Exact product of Python ints (packed words below 2**64, or any), as an mpz."""
     leaves = [
         mpz(math.prod(words[start : start + _LEAF_WORDS]))
         for start in range(0, len(words), _LEAF_WORDS)
@@ -212,13 +212,8 @@ def range_product(lo: int, hi: int) -> mpz:
     """Product of the integers ``lo < k <= hi`` (1 when ``hi <= lo``)."""
     if hi <= lo:
         return mpz(1)
-    if hi >= 1 << 64:  # beyond numpy's words: leaves of Python ints instead
-        return product_tree(
-            [
-                mpz(math.prod(range(start, min(start + _LEAF_WORDS, hi + 1))))
-                for start in range(lo + 1, hi + 1, _LEAF_WORDS)
-            ]
-        )
+    if hi >= 1 << 64:  # beyond numpy's words: the factors themselves as words
+        return product_of_words(range(lo + 1, hi + 1))
     return product_of_values(np.arange(lo + 1, hi + 1, dtype=np.uint64))
 
 

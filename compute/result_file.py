@@ -65,11 +65,11 @@ def check_output(path: str | os.PathLike[str], format: str) -> Path:
         raise ValueError(f"the folder of output path {str(path)!r} does not exist")
     # The file is first written under a temporary name (atomic_file), longer
     # than its own by _TEMPORARY_EXTRA bytes: both must fit the file system.
-    name_bytes = len(os.fsencode(path.name)) + _TEMPORARY_EXTRA
-    if name_bytes > _name_max(path.parent):
+    longest = _name_max(path.parent) - _TEMPORARY_EXTRA
+    if len(os.fsencode(path.name)) > longest:
         raise ValueError(
             f"the name of output path {str(path)!r} is too long: the file system "
-            f"takes {_name_max(path.parent) - _TEMPORARY_EXTRA} bytes at most here"
+            f"takes {longest} bytes at most here"
         )
     return path
 
