@@ -137,11 +137,17 @@ def tls_config(ca_pem: str, cert_pem: str, key_pem: str) -> dict:
 
     The PEM texts are written into the config itself (distributed reads a
     value that contains a newline as the material, not as a path), so the
-    directory works wherever it is copied.
+    directory works wherever it is copied. The scheduler's and workers'
+    HTTP dashboards are served over HTTPS with the same certificate
+    (:mod:`cluster.dashboard_tls`).
     """
     role = {"cert": cert_pem, "key": key_pem}
+    # The dashboards over HTTPS with the same certificate (see that module).
+    preload = ["cluster.dashboard_tls"]
     return {
         "distributed": {
+            "scheduler": {"preload": preload},
+            "worker": {"preload": list(preload)},
             "comm": {
                 "require-encryption": True,
                 "tls": {
@@ -150,7 +156,7 @@ def tls_config(ca_pem: str, cert_pem: str, key_pem: str) -> dict:
                     "worker": dict(role),
                     "client": dict(role),
                 },
-            }
+            },
         }
     }
 

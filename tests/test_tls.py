@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import shutil
+import socket
+import ssl
 import stat
 import subprocess
 import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 
 from cluster.certs import create_certificates
-from tests.remote import clean_env, remote_cluster, run_watched
+from tests.remote import (
+    clean_env,
+    kill_group,
+    remote_cluster,
+    run_in_group,
+    run_watched,
+)
 from tests.test_remote import USER_SCRIPT, recorded_tasks
 
 FAST_FAIL = {"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"}
@@ -41,7 +55,10 @@ def test_certificate_files_and_permissions(tls):
     assert stat.S_IMODE(certs.stat().st_mode) == 0o700
     for public in ("ca.pem", "cert.pem"):
         assert (certs / public).read_text().startswith("-----BEGIN CERTIFICATE-----")
-    config = yaml.safe_load((certs / "dask.yaml").read_text())["distributed"]["comm"]
+    written = yaml.safe_load((certs / "dask.yaml").read_text())["distributed"]
+    for role in ("scheduler", "worker"):  # dashboards over HTTPS
+        assert written[role]["preload"] == ["cluster.dashboard_tls"]
+    config = written["comm"]
     assert config["require-encryption"] is True
     # The material itself, not paths: the directory works wherever it is copied.
     assert config["tls"]["ca-file"] == (certs / "ca.pem").read_text()
@@ -196,3 +213,84 @@ def test_a_tls_address_of_a_plain_scheduler_says_so(tmp_path):
         f"could not connect to the Dask scheduler at {tls_address}: it does not "
         f"speak TLS: address it as {plain.address}"
     ) in finished.stderr
+
+
+def test_an_address_without_a_scheme_to_a_tls_scheduler_is_explained(tls, tmp_path):
+    remote, _, _ = tls
+    bare = remote.address.removeprefix("tls://")
+    env = clean_env(tmp_path, **FAST_FAIL)  # no certificates
+    finished = run_in_group(
+        [sys.executable, "-m", "compute", "factorial", "5", "--scheduler", bare],
+        env,
+        timeout=120,
+    )
+    assert finished.returncode == 1
+    assert finished.stderr == (
+        f"compute: error: could not connect to the Dask scheduler at tcp://{bare}: "
+        "it closed the connection at once: it probably requires TLS; address it as "
+        "tls:// with its certificates (DASK_CONFIG)\n"
+    )
+
+
+def readme_tls_commands() -> list[str]:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("### A secured cluster (TLS)", 1)[1]
+    block = section.split("```sh\nexport DASK_CONFIG", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.startswith("dask ")]
+
+
+def test_the_readme_tls_scheduler_binds_only_its_host_and_serves_https(tmp_path):
+    """The README's TLS scheduler command, as written but for host and ports."""
+    certs = create_certificates(tmp_path / "certs", ["127.0.0.12"])
+    env = clean_env(tmp_path, DASK_CONFIG=str(certs))
+    [scheduler_line] = [c for c in readme_tls_commands() if c.startswith("dask sch")]
+    port, dashboard = free_port("127.0.0.12"), free_port("127.0.0.12")
+    command = (
+        scheduler_line.replace("10.0.0.5:8787", f"10.0.0.5:{dashboard}")
+        .replace("--port 8786", f"--port {port}")
+        .replace("10.0.0.5", "127.0.0.12")
+    )
+    assert "--dashboard-address 127.0.0.12:" in command
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dask"), *command.split()[1:]],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        listening = wait_for_listening(process.pid, {port, dashboard})
+        assert {host for host, _ in listening} == {"127.0.0.12"}, listening
+        context = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+        url = f"https://127.0.0.12:{dashboard}/status"
+        with urllib.request.urlopen(url, context=context, timeout=30) as page:
+            assert page.status == 200
+            assert b"Dask" in page.read()
+        with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
+            urllib.request.urlopen(f"http://127.0.0.12:{dashboard}/status", timeout=10)
+        # The certificate's files are gone once the server is up.
+        assert not list(Path(tempfile.gettempdir()).glob("compute-dashboard-tls-*"))
+    finally:
+        kill_group(process)
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_listening(pid: int, ports: set[int]) -> set[tuple[str, int]]:
+    """The (host, port) pairs ``pid`` listens on, once ``ports`` are among them."""
+    deadline = time.monotonic() + 60
+    while True:
+        listening = {
+            (c.laddr.ip, c.laddr.port)
+            for c in psutil.Process(pid).net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN
+        }
+        if ports <= {port for _, port in listening}:
+            return listening
+        assert time.monotonic() < deadline, f"not listening on {ports}: {listening}"
+        time.sleep(0.1)
