@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import socket
 import time
+import warnings
+from functools import partial
+from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +19,8 @@ from cluster.config import (
     local_cluster_defaults,
     use_distributed_defaults,
 )
-from cluster.main_guard import check_main_guard
+from cluster.interrupts import in_helper_thread, quiet_exit_after_interrupt
+from cluster.main_guard import check_main_guard, forget_unimportable_main
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -33,6 +37,7 @@ _DISTRIBUTED_TRIM = 65536
 # against the worker's limit. n = 5e7 on four 1 GiB workers: peaks 767-805 MiB
 # and "Unmanaged memory use is high" warnings, against 655-668 MiB.
 ROOMY_WORKER_BYTES = 4 * 2**30
+_PORT_TAKEN = r"Port \d+ is already in use"
 
 
 def configured_address() -> str | None:
@@ -91,6 +96,7 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
     """
     from distributed import Client  # imported only when a cluster is used
 
+    quiet_exit_after_interrupt()
     use_distributed_defaults()
     # Checked before any client exists, so a bad value leaves none behind.
     interval = checked_setting("compute.cluster.client-send-interval", "duration")
@@ -102,6 +108,7 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
                 f"cannot be used with the scheduler at {address!r}"
             )
         client = _send_promptly(_connect_to(address), interval)
+        _quiet_abandoned_gathers()
         logger.info(
             "connected to the Dask scheduler at %s; dashboard: %s",
             address,
@@ -111,6 +118,7 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
     # A Client given no address starts its own LocalCluster from these
     # keywords and shuts it down when it closes.
     check_main_guard()
+    forget_unimportable_main()
     preload = [
         *dask.config.get("distributed.worker.preload"),
         _WORKER_SIGNALS,
@@ -118,14 +126,44 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
     ]
     options = {**local_cluster_defaults(), "preload": preload, **local_cluster_kwargs}
     options["dashboard_address"] = _free_dashboard(options.get("dashboard_address"))
-    with dask.config.set(_worker_malloc(options)):
-        client = _send_promptly(Client(**options), interval)
+    with dask.config.set(_worker_malloc(options)), warnings.catch_warnings():
+        # The port checked free above may be taken by another process before
+        # the scheduler binds it; distributed then takes a free port, as we
+        # would, and the link we log shows it.
+        warnings.filterwarnings("ignore", _PORT_TAKEN, UserWarning)
+        # Started from a thread that blocks SIGINT, the cluster's threads and
+        # worker processes never hear a Ctrl-C meant for this process. The
+        # first spawn starts multiprocessing's resource tracker, and that
+        # unblocks SIGINT in the spawning thread afterwards: start it first.
+        resource_tracker.ensure_running()
+        client = in_helper_thread(partial(Client, **options), sigint_blocked=True)
+    client = _send_promptly(client, interval)
+    _quiet_abandoned_gathers()
     logger.info(
         "started a local Dask cluster of %d workers; dashboard: %s",
         len(client.scheduler_info(n_workers=-1)["workers"]),
         client.dashboard_link,
     )
     return client
+
+
+def _drop_abandoned_gather(record: logging.LogRecord) -> bool:
+    """A logging filter: False for a gather that Ctrl-C cut off.
+
+    distributed ends the waits of an interrupted gather with its own AllExit,
+    which asyncio reports as "Task exception was never retrieved", once per
+    task, as they are collected.
+    """
+    from distributed.client import AllExit
+
+    return not (record.exc_info and isinstance(record.exc_info[1], AllExit))
+
+
+def _quiet_abandoned_gathers() -> None:
+    """Install :func:`_drop_abandoned_gather` on asyncio's logger, once."""
+    asyncio_log = logging.getLogger("asyncio")
+    if _drop_abandoned_gather not in asyncio_log.filters:
+        asyncio_log.addFilter(_drop_abandoned_gather)
 
 
 def _send_promptly(client: Client, interval: str | float) -> Client:
@@ -239,8 +277,43 @@ def _why(error: BaseException, address: str) -> str:
             "it as tls:// with its certificates (DASK_CONFIG)"
         )
     if "ConnectionRefusedError" in text:
-        return "nothing accepts connections there: is the scheduler running?"
+        return _REFUSED
     return str(error)
+
+
+_REFUSED = "connection refused: nothing listens there; is the scheduler running?"
+
+
+def _with_scheme(address: str) -> str:
+    """``address`` with Dask's default protocol when it names none."""
+    return address if "://" in address else f"tcp://{address}"
+
+
+def _refused_at_once(address: str) -> bool:
+    """Whether a TCP connection to the address is refused outright.
+
+    distributed retries refused connections until its connect timeout (15 s
+    here), which makes a stopped scheduler look like an unreachable one. A
+    refusal comes back at once, so one plain attempt tells them apart; an
+    address that does not answer at all is left to distributed's timeout.
+    """
+    from distributed.comm import parse_address, parse_host_port
+
+    scheme, location = parse_address(address)
+    if scheme not in ("tcp", "tls"):
+        return False
+    host, port = parse_host_port(location)
+    try:
+        with socket.create_connection((host, port), timeout=_PROBE_SECONDS):
+            return False
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+
+
+# Long enough for any host that answers; a silent one is left to distributed.
+_PROBE_SECONDS = 1.0
 
 
 def _connect_to(address: str) -> Client:
@@ -249,6 +322,7 @@ def _connect_to(address: str) -> Client:
     from distributed.security import Security
 
     timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"))
+    address = _with_scheme(address)
     security = Security()  # filled from distributed.comm.tls.* config
     if address.startswith("tls://"):
         problem = _tls_material_problem(security)
@@ -264,6 +338,10 @@ def _connect_to(address: str) -> Client:
             f"as a `python -m cluster certs` config sets), so it will not connect "
             f"to {address}: address the scheduler as "
             f"{address.replace('tcp://', 'tls://', 1)}"
+        )
+    if _refused_at_once(address):
+        raise OSError(
+            f"could not connect to the Dask scheduler at {address}: {_REFUSED}"
         )
     start = time.monotonic()
     try:

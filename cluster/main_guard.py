@@ -62,6 +62,24 @@ def _top_level_line_of_main() -> tuple[str, int] | None:
     return None
 
 
+def forget_unimportable_main() -> None:
+    """Let spawned workers start when ``__main__`` came from no file.
+
+    A script fed on standard input (``python - < script.py``) has
+    ``__file__ == "<stdin>"``, and multiprocessing's spawn would make every
+    worker run that path as a script: each fails with FileNotFoundError and
+    distributed prints dozens of lines. Such a script cannot be re-imported,
+    so it needs no guard either; without ``__file__`` its workers start as
+    those of ``python -c`` do, and functions it defines still reach them
+    (cloudpickle sends them by value).
+    """
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__file__", None)
+    unimportable = script is not None and not Path(script).is_file()
+    if unimportable and getattr(main, "__spec__", None) is None:
+        del main.__file__  # type: ignore[union-attr]
+
+
 def check_main_guard() -> None:
     """Exit with one line if starting workers now would re-run the script's work.
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import logging
+import os
+import signal
 import sys
 import threading
 from typing import TYPE_CHECKING
 
 from cluster.connect import connect
+from cluster.interrupts import ended_by_interrupt, quiet_for_exit
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -30,16 +34,23 @@ def note_interrupt(client: Client) -> None:
         _interrupted = True
 
 
-def _stop_local_workers(client: Client) -> None:
-    """Stop the worker processes of the LocalCluster ``client`` started, now."""
+def stop_local_workers(client: Client) -> None:
+    """Stop the worker processes of the LocalCluster ``client`` started, now.
+
+    Each is killed at once by its pid (distributed's own kill is queued on a
+    helper thread, and a worker told to close meanwhile would log each task
+    it abandons); its nanny, told first that it closes, does not restart it.
+    """
     cluster = client.cluster
     if cluster is None:
         return
     for nanny in list(cluster.workers.values()):
-        # A nanny closing gracefully does not restart its worker.
-        cluster.loop.add_callback(nanny.close_gracefully, "interrupted")
-        if nanny.process is not None and nanny.process.process is not None:
-            nanny.process.process.kill()
+        nanny.close_gracefully("interrupted")  # sets its status: no restart
+        process = getattr(nanny, "process", None)
+        pid = getattr(getattr(process, "process", None), "pid", None)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def close_shared() -> None:
@@ -54,8 +65,9 @@ def close_shared() -> None:
         interrupted, _interrupted = _interrupted, False
     if client is None:
         return
-    if interrupted:
-        _stop_local_workers(client)
+    if interrupted or ended_by_interrupt():  # a script ended by Ctrl-C
+        quiet_for_exit()
+        stop_local_workers(client)
     if client.status == "running":
         client.close(timeout=10)
         return

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -76,13 +77,62 @@ def run_in_group(
     env: dict[str, str],
     timeout: float = 120,
     cwd: Path | None = None,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess:
     """Run a command in its own process group, text output captured.
 
-    Whatever happens (a timeout, a failed assertion), the whole group is
-    killed afterwards: a LocalCluster the command started goes with it.
+    ``input`` is its standard input (none otherwise). Whatever happens (a
+    timeout, a failed assertion), the whole group is killed afterwards: a
+    LocalCluster the command started goes with it.
     """
     process = subprocess.Popen(
+        args,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(input, timeout=timeout)
+    finally:
+        kill_group(process)
+    return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
+
+
+@contextmanager
+def silent_address(host: str = "127.0.0.1") -> Iterator[str]:
+    """A ``tcp://`` address that never answers, as a host dropping packets.
+
+    A listening socket whose accept queue is full: the kernel drops further
+    connection attempts, so they wait for their timeout instead of being
+    refused at once.
+    """
+    with socket.socket() as server:
+        server.bind((host, 0))
+        server.listen(0)
+        port = server.getsockname()[1]
+        with socket.create_connection((host, port), timeout=5):  # fills the queue
+            yield f"tcp://{host}:{port}"
+
+
+def default_sigint() -> None:
+    """A ``preexec_fn``: the child hears SIGINT even if this process ignores it.
+
+    A shell starts background jobs (``make test &``) with SIGINT ignored, and
+    children inherit that; a test that interrupts its child needs it heard.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start_interruptible(
+    args: list[str], env: dict[str, str], cwd: Path | None = None
+) -> subprocess.Popen:
+    """Start a command in its own process group, as a terminal's foreground
+    job, with default SIGINT handling and piped text output."""
+    return subprocess.Popen(
         args,
         env=env,
         cwd=cwd,
@@ -90,12 +140,8 @@ def run_in_group(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=default_sigint,
     )
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    finally:
-        kill_group(process)
-    return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
 
 
 def kill_group(process: subprocess.Popen) -> None:
@@ -210,6 +256,7 @@ def start_script(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=own_group,  # its own process group, as a terminal gives it
+        preexec_fn=default_sigint if own_group else None,
     )
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import dask.config
 import gmpy2
 import psutil
@@ -242,3 +246,80 @@ def test_a_worker_closing_mid_heartbeat_logs_no_error(tmp_path, preloads):
         assert finished.stderr == ""
     else:  # the failure the preload prevents, shown to happen here
         assert cut in finished.stderr
+
+
+def test_local_workers_start_with_sigint_blocked():
+    # A terminal's Ctrl-C reaches the whole foreground group; workers that
+    # block SIGINT from their first instruction never print a traceback of
+    # their own, even while still importing.
+    def blocked() -> bool:
+        import signal
+
+        return signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+    with cluster.connect(n_workers=2, dashboard_address="127.0.0.1:0") as own:
+        assert list(own.run(blocked).values()) == [True, True]
+        own.restart()  # workers the nannies start again
+        assert list(own.run(blocked).values()) == [True, True]
+    import signal
+
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+
+SAME_MOMENT = """
+import sys, time
+from pathlib import Path
+import distributed  # the slow import, done before the start line
+import cluster
+
+if __name__ == "__main__":
+    Path(sys.argv[1]).touch()
+    while not Path(sys.argv[2]).exists():
+        time.sleep(0.001)
+    with cluster.connect(n_workers=1, dashboard_address="127.0.0.1:{port}") as c:
+        print(c.dashboard_link)
+"""
+
+
+def test_two_scripts_started_together_get_two_dashboards_quietly(tmp_path):
+    # Both see the port free, and both bind it: one of them gets a free port
+    # instead, with no "Port ... is already in use" warning.
+    from tests.remote import clean_env, kill_group
+    from tests.test_tls import free_port
+
+    env = clean_env(tmp_path)
+    for attempt in range(3):
+        port = free_port("127.0.0.1")
+        script = tmp_path / f"same{attempt}.py"
+        script.write_text(SAME_MOMENT.format(port=port))
+        go = tmp_path / f"go{attempt}"
+        processes = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    str(script),
+                    str(tmp_path / f"ready{attempt}-{i}"),
+                    go,
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+            for i in range(2)
+        ]
+        try:
+            deadline = time.monotonic() + 60
+            while len(list(tmp_path.glob(f"ready{attempt}-*"))) < 2:
+                assert time.monotonic() < deadline, "the scripts did not start"
+                time.sleep(0.01)
+            go.touch()
+            outputs = [process.communicate(timeout=120) for process in processes]
+        finally:
+            for process in processes:
+                kill_group(process)
+        links = [stdout.strip() for stdout, _ in outputs]
+        assert [stderr for _, stderr in outputs] == ["", ""], outputs
+        assert len(set(links)) == 2, links
+        assert f"http://127.0.0.1:{port}/status" in links

@@ -137,3 +137,47 @@ def test_a_script_without_a_main_guard_stops_with_one_line(no_dask_config, tmp_p
         "(see the README)\n"
     )
     assert started == [], "worker processes were started"
+
+
+FROM_STDIN = """
+import gmpy2
+import compute
+
+value = compute.factorial(300_000)  # on the shared cluster, as configured
+compute.write_result(value, "x.txt")  # decimal conversion on the cluster too
+print("exact" if open("x.txt").read() == f"{gmpy2.fac(300_000)}\\n" else "wrong")
+"""
+
+
+def test_a_script_fed_on_standard_input_runs_on_the_cluster(no_dask_config, tmp_path):
+    # `python - < script.py`: __main__ is "<stdin>", which spawned workers
+    # cannot re-run; they start as for `python -c`, and need no guard.
+    env = {
+        **no_dask_config,
+        "PYTHONPATH": str(SCRIPT.parent.parent),
+        "DASK_COMPUTE__EXECUTION": "cluster",
+        "DASK_COMPUTE__DECIMAL__IN_PROCESS_SECONDS": "0",
+        "DASK_COMPUTE__CLUSTER__DASHBOARD_ADDRESS": "127.0.0.1:0",
+    }
+    finished = run_in_group(
+        [sys.executable, "-"], env, timeout=180, cwd=tmp_path, input=FROM_STDIN
+    )
+    assert finished.stderr == ""
+    assert finished.returncode == 0
+    assert finished.stdout == "exact\n"
+
+
+def test_status_lines_are_one_import_away(no_dask_config, tmp_path):
+    # As the README writes it: `import cluster`, then either spelling.
+    source = (
+        "import io, logging, cluster\n"
+        "out = io.StringIO()\n"
+        "cluster.status.show_status_lines(out)\n"
+        "cluster.show_status_lines(out, prefix='> ')\n"
+        "logging.getLogger('cluster.connect').info('hello')\n"
+        "print(out.getvalue(), end='')\n"
+    )
+    env = {**no_dask_config, "PYTHONPATH": str(SCRIPT.parent.parent)}
+    finished = run_in_group([sys.executable, "-c", source], env, timeout=60)
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout == "> hello\n"

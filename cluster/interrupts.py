@@ -1,0 +1,118 @@
+"""Ctrl-C: heard by the process that started the work, and answered at once.
+
+A terminal sends SIGINT to its whole foreground process group, which holds
+the LocalCluster's worker processes too. Workers started from a thread that
+blocks SIGINT inherit the blocked signal from the moment they exist, so none
+prints a KeyboardInterrupt traceback of its own, even while it is still
+importing (the worker preload :mod:`cluster.worker_signals` comes later).
+The command line takes the first Ctrl-C as the end of the run: any further
+one is ignored, and nothing but its own one line is printed as it stops.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import signal
+import sys
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+_Result = TypeVar("_Result")
+
+
+def in_helper_thread(
+    function: Callable[..., _Result], *args: Any, sigint_blocked: bool = False
+) -> _Result:
+    """``function(*args)`` in a daemon thread, waited on so Ctrl-C gets through.
+
+    The calling thread stays free to raise KeyboardInterrupt at once (a long
+    call in the main thread would hold off Python's signal handling); the
+    abandoned thread does not hold up the exit. Its exception is raised
+    here. With ``sigint_blocked`` the thread, and every thread and process
+    it starts, has SIGINT blocked.
+    """
+    outcome: list[tuple[bool, Any]] = []
+
+    def target() -> None:
+        if sigint_blocked:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            outcome.append((True, function(*args)))
+        except BaseException as error:  # handed to the waiting thread
+            outcome.append((False, error))
+
+    helper = threading.Thread(target=target, daemon=True)
+    helper.start()
+    while helper.is_alive():
+        helper.join(0.05)
+    succeeded, value = outcome[0]
+    if not succeeded:
+        raise value
+    return value
+
+
+def quiet_for_exit() -> None:
+    """Ignore SIGINT and silence logging and warnings: the process is ending.
+
+    After Ctrl-C the work is abandoned: a second Ctrl-C would interrupt the
+    cleanup of the first (tracebacks from exit handlers), and distributed
+    would log each step of shutting down a cluster whose work was cut off
+    (cancelled gathers, removed workers, tasks whose results never came).
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.disable(logging.CRITICAL)
+    warnings.simplefilter("ignore")
+
+
+def ended_by_interrupt() -> bool:
+    """Whether the script ended with an uncaught KeyboardInterrupt (at exit).
+
+    Python sets ``sys.last_exc`` (``sys.last_value`` before 3.12) when it
+    prints the traceback of an uncaught exception, before the exit handlers.
+    """
+    last = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
+    return isinstance(last, KeyboardInterrupt)
+
+
+def _quiet_if_interrupted() -> None:
+    if ended_by_interrupt():
+        quiet_for_exit()
+
+
+def quiet_exit_after_interrupt() -> None:
+    """At exit after Ctrl-C, be quiet and deaf (:func:`quiet_for_exit`).
+
+    Registered once, after distributed is imported, so that it runs before
+    distributed's own exit handlers (atexit runs last in, first out): those
+    close clusters, which a second Ctrl-C would interrupt with a traceback
+    and which log each step.
+    """
+    global _registered
+    with _register_lock:
+        if not _registered:
+            atexit.register(_quiet_if_interrupted)
+            _registered = True
+
+
+_registered = False
+_register_lock = threading.Lock()
+
+
+def _first_interrupt_only(signum: int, frame: Any) -> None:
+    quiet_for_exit()  # before anything else can run
+    raise KeyboardInterrupt
+
+
+def take_first_interrupt_only() -> None:
+    """Raise KeyboardInterrupt on the first SIGINT; be quiet and deaf after it.
+
+    For the command line, whose run ends with the first Ctrl-C (see
+    :func:`quiet_for_exit`). A SIGINT that the parent made this process
+    ignore (a job started in the background) stays ignored.
+    """
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _first_interrupt_only)
