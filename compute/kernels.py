@@ -199,12 +199,30 @@ def product_of_values(values: np.ndarray) -> mpz:
 
 
 def product_of_words(words: Sequence[int]) -> mpz:
-    """Exact product of Python ints (packed words below 2**64, or any), as an mpz."""
+    """Exact product of Python ints (packed words below 2**64, or any), as an mpz.
+
+    Leaves multiply up to ``_LEAF_WORDS`` words' worth of bits in Python,
+    where small products are cheapest; larger factors (a range past 2**64 of
+    thousands of bits each) go to GMP's tree one by one, since Python's own
+    multiplication of large ints is far slower than GMP's.
+    """
+    if not words:
+        return mpz(1)
+    per_leaf = words_per_leaf(words)
     leaves = [
-        mpz(math.prod(words[start : start + _LEAF_WORDS]))
-        for start in range(0, len(words), _LEAF_WORDS)
+        mpz(math.prod(words[start : start + per_leaf]))
+        for start in range(0, len(words), per_leaf)
     ]
     return product_tree(leaves)
+
+
+def words_per_leaf(words: Sequence[int]) -> int:
+    """How many of ``words`` one leaf multiplies in Python (32 of 64 bits).
+
+    Sized by the wider end: the words of a range grow monotonically.
+    """
+    widest = max(abs(words[0]).bit_length(), abs(words[-1]).bit_length(), 64)
+    return max(1, _LEAF_WORDS * 64 // widest)
 
 
 @releasing_gil

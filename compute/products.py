@@ -83,11 +83,17 @@ class Product:
             return 1.000028 * n / math.log(2) + 1
         if len(self.terms) == 1 and self.terms[0][1] == 1 and not self.two:
             return factorial_bits(self.terms[0][0])
-        huge = [(m, c) for m, c in self.terms if m.bit_length() > _LNGAMMA_BITS]
+        # With any factorial past floats, those of half its bits or more are
+        # taken as ratios of nearby ones: (2**1000)! / (2**1000 - 10**4)!
+        # pairs a term of 1001 bits with one of 1000. Any term left alone
+        # that large is astronomical anyway.
+        largest = max((m.bit_length() for m, _ in self.terms), default=0)
+        nearby_bits = _LNGAMMA_BITS // 2 if largest > _LNGAMMA_BITS else math.inf
+        huge = [(m, c) for m, c in self.terms if m.bit_length() > nearby_bits]
         log2 = _log2_of_nearby_factorials(huge) if huge else 0.0
         if log2 == math.inf:
             return log2
-        rest = [(m, c) for m, c in self.terms if m.bit_length() <= _LNGAMMA_BITS]
+        rest = [(m, c) for m, c in self.terms if m.bit_length() <= nearby_bits]
         return max(0.0, log2 + _log2_of_terms(rest, self.two)) + 1
 
     @property

@@ -146,6 +146,17 @@ def test_binomials_of_an_n_of_thousands_of_digits(k):
     )
 
 
+@pytest.mark.parametrize("k", [2, 10_000])
+def test_a_ratio_of_factorials_either_side_of_the_float_range(k):
+    # (2**1000)! is past floats (1001 bits), (2**1000 - k)! is not: the two
+    # are still sized as a ratio, not refused as astronomical.
+    n = 2**1000
+    assert falling_factorial_product(n, k).bits == pytest.approx(
+        math.perm(n, k).bit_length(), abs=1
+    )
+    assert compute.falling_factorial(n, k) == math.perm(n, k)
+
+
 def test_other_functions_of_arguments_of_thousands_of_digits():
     assert compute.binomial_many([(HUGE, 2), (5, 2), (HUGE, 1)]) == [
         gmpy2.comb(HUGE, 2),

@@ -318,3 +318,20 @@ def test_the_gil_flag_is_scoped_to_the_kernel_call():
 )
 def test_range_products_past_64_bit_words(lo, hi):
     assert kernels.range_product(lo, hi) == math.prod(range(lo + 1, hi + 1))
+
+
+@pytest.mark.parametrize(
+    ("words", "per_leaf"),
+    [
+        (range(2**63, 2**63 + 100), 32),
+        (range(2**1000, 2**1000 + 100), 2),
+        (range(10**5000, 10**5000 + 100), 1),
+    ],
+    ids=["64-bit", "1 kbit", "16 kbit"],
+)
+def test_leaves_of_large_factors_stay_small_for_python(words, per_leaf):
+    # Python multiplies big ints far slower than GMP: a leaf holds at most
+    # 32 words' worth of bits (16 kbit factors made falling_factorial 11x
+    # slower when 32 of them were multiplied in Python).
+    assert kernels.words_per_leaf(words) == per_leaf
+    assert kernels.product_of_words(words) == math.prod(words)
