@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, TypeVar
 from dask.delayed import Delayed
 from gmpy2 import mpz
 
-from cluster.connect import scheduler_address
-from cluster.shared import shared_client
+from cluster.connect import configured_address, scheduler_address
+from cluster.shared import current_client, shared_client
 from compute.capacity import (
     cluster_memory,
     in_process_threads,
@@ -18,6 +18,7 @@ from compute.capacity import (
     machine_bytes,
 )
 from compute.chunked import ChunkedInteger
+from compute.config import setting
 from compute.cost import factorial_bits, factorial_seconds
 from compute.distributed import (
     ChunkedGraph,
@@ -58,13 +59,15 @@ def _run_planned(
     build: Callable[[int, float | None], tuple[list[Output], dict[_Key, Located]]],
     check: Callable[[float, float | None, str], None],
     progress: bool,
+    bits_of: Callable[[_Key], float],
 ) -> tuple[list[object], dict[_Key, Located], Client | None]:
     """Choose where to run, build the graph for its threads, and run it.
 
     ``build(threads, worker_bytes)`` gives the outputs and where each value
     will be (``worker_bytes`` None in this process); ``check(worker_bytes,
     cluster_bytes, where)`` refuses work too large for where it runs
-    before anything is sent (``cluster_bytes`` None in this process).
+    before anything is sent (``cluster_bytes`` None in this process);
+    ``bits_of(value)`` weighs the progress bar.
     """
 
     client = choose_client(
@@ -73,11 +76,24 @@ def _run_planned(
     if client is None:
         check(machine_bytes(), None, "this machine")
         outputs, located = build(in_process_threads(), None)
-        return run_in_process([whole(o) for o in outputs], progress), located, None
+        bits = _output_bits(len(outputs), located, bits_of)
+        computed = run_in_process([whole(o) for o in outputs], progress, bits)
+        return computed, located, None
     worker_bytes, cluster_bytes, threads = cluster_memory(client)
     check(worker_bytes, cluster_bytes, f"the cluster at {scheduler_address(client)}")
     outputs, located = build(threads, worker_bytes)
-    return run_on_cluster(outputs, client, progress), located, client
+    bits = _output_bits(len(outputs), located, bits_of)
+    return run_on_cluster(outputs, client, progress, bits), located, client
+
+
+def _output_bits(
+    count: int, located: dict[_Key, Located], bits_of: Callable[[_Key], float]
+) -> list[float]:
+    """The estimated bits each output holds: the values located in it."""
+    bits = [0.0] * count
+    for value, spot in located.items():
+        bits[spot.output] += bits_of(value)
+    return bits
 
 
 def _fits_local_cluster(check: Callable[[float, float | None, str], None]) -> bool:
@@ -102,6 +118,60 @@ def _passes(
     except ValueError:
         return False
     return True
+
+
+def _refusal_before_any_cluster(
+    check: Callable[[float, float | None, str], None],
+) -> str | None:
+    """Why the default choice of where to run would refuse, or None.
+
+    Decided from this machine's figures without starting a cluster: the
+    work is refused when neither this process nor the LocalCluster that
+    would be started passes ``check``, and the message names this machine.
+    A current client or a configured scheduler is not asked: its own
+    figures decide once it is reached.
+    """
+    if current_client() is not None or configured_address() is not None:
+        return None
+    execution = setting("execution")
+    here = execution != "cluster" and _passes(check, machine_bytes(), None)
+    worker_bytes, cluster_bytes, _ = local_cluster_memory()
+    local = execution != "in-process" and _passes(check, worker_bytes, cluster_bytes)
+    if here or local:
+        return None
+    try:
+        if execution == "cluster":
+            check(worker_bytes, cluster_bytes, "a local cluster of this machine")
+        check(machine_bytes(), None, "this machine")
+    except ValueError as refusal:
+        return str(refusal)
+    return None
+
+
+def factorial_refusal(n: int) -> str | None:
+    """Why ``n!`` would be refused with no client given, or None if it would run.
+
+    For the command line, which prints a summary instead; decided before any
+    cluster is started (see :func:`_refusal_before_any_cluster`).
+    """
+    try:
+        check_fits_here([n], positions=False, spread=True)
+    except ValueError as refusal:
+        return str(refusal)
+    return _refusal_before_any_cluster(_factorials_check([n], positions=False))
+
+
+def product_refusal(product: Product) -> str | None:
+    """As :func:`factorial_refusal`, for a product of another kind."""
+    try:
+        check_products_here([product], positions=False)
+    except ValueError as refusal:
+        return str(refusal)
+    return _refusal_before_any_cluster(
+        lambda worker_bytes, _, where: check_sizes(
+            _sizes([product], False), worker_bytes, machine_bytes(), where
+        )
+    )
 
 
 def _factorials_check(
@@ -162,6 +232,7 @@ def run_batch(
         ),
         _factorials_check(values, positions),
         progress,
+        factorial_bits,
     )
     by_n = {n: pick(computed, located[n]) for n in distinct}
     return [by_n[n] for n in values], client
@@ -211,6 +282,7 @@ def run_products(
             _sizes(products, positions), worker_bytes, machine_bytes(), where
         ),
         progress,
+        lambda product: product.bits,
     )
     by_product = {product: pick(computed, located[product]) for product in distinct}
     return [by_product[product] for product in products], client

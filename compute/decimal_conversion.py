@@ -13,6 +13,7 @@ one part each with GMP. Every part but the leading one is zero-padded to
 from __future__ import annotations
 
 import math
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -113,17 +114,28 @@ def _workers(client: Client) -> list[str]:
     return workers
 
 
-def _place_pieces(client: Client, value: mpz, plan: DecimalPlan) -> list[_Placement]:
+def _levels_here(plan: DecimalPlan, workers: int) -> int:
+    """Levels of splits made here: one per doubling of the workers."""
+    return min(plan.depth, math.ceil(math.log2(workers)))
+
+
+def _place_pieces(
+    client: Client, value: mpz, plan: DecimalPlan, tally: _Tally | None
+) -> list[_Placement]:
     """Make the top splits here and scatter each piece to its own worker.
 
     One level of splits per doubling of the workers. Everything is scattered
     before any task starts to hold a worker's GIL.
     """
     workers = _workers(client)
-    levels = min(plan.depth, math.ceil(math.log2(len(workers))))
+    levels = _levels_here(plan, len(workers))
     # Long GMP work in this process: interruptible by Ctrl-C.
     powers = interruptible(_powers, plan)
+    if tally is not None:
+        tally.add(tally.step)
     pieces = interruptible(_split_here, value, plan, powers, levels)
+    if tally is not None:
+        tally.add(tally.step * levels)
     below = powers[: plan.depth - levels]
     placements = []
     for number, (piece, first) in enumerate(pieces):
@@ -134,12 +146,16 @@ def _place_pieces(client: Client, value: mpz, plan: DecimalPlan) -> list[_Placem
 
 
 def _piece_leaves(
-    client: Client, placement: _Placement, plan: DecimalPlan, run: str
+    client: Client,
+    placement: _Placement,
+    plan: DecimalPlan,
+    run: str,
+    tally: _Tally | None,
 ) -> list[Future]:
     """On the piece's worker: a tree of ``decimal-split`` tasks, then the leaves."""
 
     def submit(stage: str, label: object, function: Callable, *args: object) -> Future:
-        return client.submit(
+        future = client.submit(
             function,
             *args,
             key=f"{stage}-{label}-{run}",
@@ -147,6 +163,12 @@ def _piece_leaves(
             allow_other_workers=True,
             pure=False,
         )
+        if tally is not None:
+            # Level `level` from the bottom has 2**(depth - level) splits; the
+            # leaves are one level more.
+            below = int(str(label).split("-")[0]) if stage == "decimal-split" else -1
+            tally.watch(future, tally.level(plan.depth - 1 - below))
+        return future
 
     root, *powers = placement.scattered
     nodes = [(root, 0, placement.first)]  # (pair, side, first part), in order
@@ -177,7 +199,9 @@ def _piece_leaves(
     ]
 
 
-def _submit_parts(client: Client, value: mpz, plan: DecimalPlan) -> list[Future]:
+def _submit_parts(
+    client: Client, value: mpz, plan: DecimalPlan, tally: _Tally | None
+) -> list[Future]:
     """Submit the conversion; return the leaf futures, in order.
 
     This process makes the top splits and hands each worker its pieces with
@@ -188,17 +212,52 @@ def _submit_parts(client: Client, value: mpz, plan: DecimalPlan) -> list[Future]
     run = uuid.uuid4().hex
     return [
         leaf
-        for placement in _place_pieces(client, value, plan)
-        for leaf in _piece_leaves(client, placement, plan, run)
+        for placement in _place_pieces(client, value, plan, tally)
+        for leaf in _piece_leaves(client, placement, plan, run, tally)
     ]
 
 
-def _cluster_chunks(value: mpz, client: Client) -> Iterator[str]:
+# Reports the share of a conversion done, from 0 to 1, as its parts finish.
+ConversionProgress = Callable[[float], None]
+
+
+class _Tally:
+    """The share of a conversion done, reported as its steps finish.
+
+    Each level of splits divides values of the whole size in all, and so
+    costs about the same: the powers of ten, each level of splits and the
+    parts' own conversion count ``1 / (depth + 2)`` each, shared equally by
+    the tasks of a level.
+    """
+
+    def __init__(self, plan: DecimalPlan, on_progress: ConversionProgress) -> None:
+        self.step = 1 / (plan.depth + 2)
+        self.done = 0.0
+        self.on_progress = on_progress
+        self._lock = threading.Lock()
+
+    def add(self, share: float) -> None:
+        with self._lock:
+            self.done += share
+            self.on_progress(min(self.done, 1.0))
+
+    def level(self, level: int) -> float:
+        """The share of one task at ``level`` (``2**level`` tasks; 0 = the top)."""
+        return self.step / (1 << level)
+
+    def watch(self, future: Future, share: float) -> None:
+        future.add_done_callback(lambda _: self.add(share))
+
+
+def _cluster_chunks(
+    value: mpz, client: Client, on_progress: ConversionProgress | None = None
+) -> Iterator[str]:
     from compute import wire  # imports distributed: the cluster path only
 
     wire.register_on(client)  # before the pieces are scattered
     plan = plan_decimal(digit_count(value), cluster_capacity(client)[1])
-    leaves: list[Future | None] = list(_submit_parts(client, value, plan))
+    tally = None if on_progress is None else _Tally(plan, on_progress)
+    leaves: list[Future | None] = list(_submit_parts(client, value, plan, tally))
     with cluster_work(client, leaves):
         for position in range(len(leaves)):
             leaf, leaves[position] = leaves[position], None  # released once read
@@ -241,11 +300,13 @@ def decimal_chunks(value: int, *, client: Client | None = None) -> Iterator[str]
     '265252859812191058636308480000000'
     """
     # Checked here, at the call, not at the first step of the iteration.
-    return _chunks(mpz(as_integer(value)), client)
+    return digits_reporting(mpz(as_integer(value)), client)
 
 
-def _chunks(signed: mpz, client: Client | None) -> Iterator[str]:
-    """The digits of ``signed``: here, or on the chosen cluster."""
+def digits_reporting(
+    signed: mpz, client: Client | None, on_progress: ConversionProgress | None = None
+) -> Iterator[str]:
+    """As :func:`decimal_chunks`, calling ``on_progress`` as the parts finish."""
     if signed < 0:
         yield "-"
     magnitude = abs(signed)
@@ -255,11 +316,13 @@ def _chunks(signed: mpz, client: Client | None) -> Iterator[str]:
         setting("decimal.in-process-seconds"),
     )
     if chosen is None:
-        text = magnitude.digits(10)
+        text = magnitude.digits(10)  # one GMP call: done when it returns
+        if on_progress is not None:
+            on_progress(1.0)
         for start in range(0, len(text), _SLICE):
             yield text[start : start + _SLICE]
         return
-    yield from _cluster_chunks(magnitude, chosen)
+    yield from _cluster_chunks(magnitude, chosen, on_progress)
 
 
 def to_decimal(value: int, *, client: Client | None = None) -> str:

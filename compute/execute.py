@@ -26,14 +26,15 @@ import dask
 import dask.local
 import dask.threaded
 from dask.delayed import Delayed
-from dask.diagnostics import ProgressBar
 
 from cluster.connect import configured_address, scheduler_address
+from cluster.interrupts import in_helper_thread
 from cluster.shared import current_client, note_interrupt, shared_client
 from compute.capacity import in_process_threads
 from compute.config import setting
 from compute.distributed import ChunkedGraph, Output
 from compute.kernels import releasing_gil
+from compute.progress import cluster_progress, local_progress
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -119,28 +120,6 @@ def close_thread_pool() -> None:
 atexit.register(close_thread_pool)
 
 
-class _ProgressBar(ProgressBar):
-    """dask's bar, each redraw padded over the longer one before it.
-
-    dask's own redraw ends wherever its text ends, so a shorter time
-    (``5.64 s`` after ``999.9 ms``) left the old tail on screen.
-    """
-
-    _drawn = 0
-
-    def _draw_bar(self, frac: float, elapsed: float) -> None:
-        from dask.utils import format_time
-
-        bar = "#" * int(self._width * frac)
-        text = f"[{bar:<{self._width}}] | {int(100 * frac):3d}% Completed | "
-        text += format_time(elapsed)
-        self._drawn = max(self._drawn, len(text))
-        if self._file is not None:
-            with contextlib.suppress(ValueError):  # a closed stream at exit
-                self._file.write(f"\r{text:<{self._drawn}}")
-                self._file.flush()
-
-
 def _thread_pool() -> ThreadPool:
     """One pool, reused by every call; replaced when ``compute.threads`` changes.
 
@@ -158,15 +137,29 @@ def _thread_pool() -> ThreadPool:
         return _pool
 
 
-def run_in_process(outputs: Sequence[Delayed], progress: bool = False) -> list[object]:
-    """Compute ``outputs`` on this process's threads, optionally with a progress bar."""
+def run_in_process(
+    outputs: Sequence[Delayed],
+    progress: bool = False,
+    output_bits: Sequence[float] = (),
+) -> list[object]:
+    """Compute ``outputs`` on this process's threads, optionally with a progress bar.
+
+    The bar (on stderr) weighs each task by its estimated cost, from the
+    outputs' estimated bits (``output_bits``, in order).
+    """
     # The scheduler is passed as a function: given its name, dask.compute
     # imports distributed to look for a Client, which costs half a second.
     # A single task gains nothing from threads and runs here, saving the handoff.
     single_task = sum(len(output.__dask_graph__()) for output in outputs) == 1
     scheduler = dask.local.get_sync if single_task else dask.threaded.get
     options = {} if single_task else {"pool": _thread_pool()}
-    with _ProgressBar(out=sys.stdout) if progress else contextlib.nullcontext():
+    bits = _bits_by_key(outputs, output_bits)
+    watched = (
+        local_progress(sys.stderr, _graph(outputs), bits)
+        if progress
+        else contextlib.nullcontext()
+    )
+    with watched:
         return list(dask.compute(*outputs, scheduler=scheduler, **options))
 
 
@@ -176,25 +169,9 @@ def interruptible(function: Callable[..., _Result], *args: object) -> _Result:
     A long GMP call in the main thread holds off Python's signal handling
     until it returns (seconds, for the top split of a large value). Run in a
     daemon thread with gmpy2 allowed to release the GIL, it leaves the main
-    thread free to raise KeyboardInterrupt at once; the abandoned thread
-    does not hold up the exit.
+    thread free to raise KeyboardInterrupt at once.
     """
-    outcome: list[Any] = []
-
-    def target() -> None:
-        try:
-            outcome.append((True, releasing_gil(function)(*args)))
-        except BaseException as error:  # handed to the waiting thread
-            outcome.append((False, error))
-
-    helper = threading.Thread(target=target, daemon=True)
-    helper.start()
-    while helper.is_alive():
-        helper.join(0.05)
-    succeeded, value = outcome[0]
-    if not succeeded:
-        raise value
-    return value
+    return in_helper_thread(releasing_gil(function), *args)
 
 
 @contextlib.contextmanager
@@ -221,10 +198,47 @@ def cluster_work(client: Client, futures: Sequence[object]) -> Iterator[None]:
         raise
 
 
+def _bits_by_key(outputs: Sequence[Output], bits: Sequence[float]) -> dict[Any, float]:
+    """Each output's key with its estimated bits (a chunked one's, per chunk)."""
+    by_key: dict[Any, float] = {}
+    for output, estimate in zip(outputs, bits, strict=False):
+        if isinstance(output, ChunkedGraph):
+            by_key.update(dict.fromkeys(output.keys, estimate / len(output.keys)))
+        else:
+            by_key[output.key] = estimate
+    return by_key
+
+
+def _graph(outputs: Sequence[Output]) -> dict[Any, Any]:
+    """The tasks of all ``outputs``, one mapping."""
+    graph: dict[Any, Any] = {}
+    for output in outputs:
+        if isinstance(output, ChunkedGraph):
+            graph.update(output.graph.tasks)
+        else:
+            graph.update(output.__dask_graph__())
+    return graph
+
+
 def run_on_cluster(
-    outputs: Sequence[Output], client: Client, progress: bool = False
+    outputs: Sequence[Output],
+    client: Client,
+    progress: bool = False,
+    output_bits: Sequence[float] = (),
 ) -> list[object]:
-    """Compute ``outputs`` on ``client``'s cluster and gather the results here."""
+    """Compute ``outputs`` on ``client``'s cluster and gather the results here.
+
+    With ``progress``, a bar on stderr as for :func:`run_in_process`.
+    """
+    if not progress:
+        return _run_on_cluster(outputs, client)
+    with cluster_progress(
+        sys.stderr, client, _graph(outputs), _bits_by_key(outputs, output_bits)
+    ):
+        return _run_on_cluster(outputs, client)
+
+
+def _run_on_cluster(outputs: Sequence[Output], client: Client) -> list[object]:
     from compute import wire  # imports distributed: the cluster path only
 
     wire.register_on(client)
@@ -235,14 +249,10 @@ def run_on_cluster(
         if isinstance(output, ChunkedGraph)
     }
     if chunked:
-        return _run_with_chunked(outputs, chunked, client, progress)
+        return _run_with_chunked(outputs, chunked, client)
     futures = client.compute(list(outputs))
     with cluster_work(client, futures):
-        if progress:
-            from distributed import progress as progress_bar
-
-            progress_bar(futures)
-        if progress or len(futures) == 1:
+        if len(futures) == 1:
             return client.gather(futures)
         return _gather_as_completed(client, futures)
 
@@ -263,7 +273,6 @@ def _run_with_chunked(
     outputs: Sequence[Output],
     chunked: Mapping[int, ChunkedGraph],
     client: Client,
-    progress: bool,
 ) -> list[object]:
     """As :func:`run_on_cluster`, for outputs some of which stay in chunks.
 
@@ -279,11 +288,7 @@ def _run_with_chunked(
     }
     every = [future for value in submitted.values() for future in value.chunks]
     with cluster_work(client, every):
-        values = iter(run_on_cluster(plain, client, progress) if plain else [])
-        if progress and not plain:
-            from distributed import progress as progress_bar
-
-            progress_bar(every)
+        values = iter(_run_on_cluster(plain, client) if plain else [])
         results: list[object] = []
         for index in range(len(outputs)):
             if index in chunked:

@@ -18,8 +18,6 @@ import contextlib
 import os
 import re
 import tempfile
-import threading
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
@@ -27,8 +25,9 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 from gmpy2 import mpz
 
 from compute.chunked import ChunkedInteger
-from compute.decimal_conversion import decimal_chunks
+from compute.decimal_conversion import ConversionProgress, digits_reporting
 from compute.output import digit_count
+from compute.progress import TextBar
 from compute.validate import as_integer
 
 if TYPE_CHECKING:
@@ -108,43 +107,27 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
 
 
 class _WriteProgress:
-    """A bar of bytes written, redrawn every 0.1 s on ``stream`` (a terminal).
+    """What a write has done, for a :class:`compute.progress.TextBar`.
 
-    It ticks while nothing arrives too: a large decimal conversion first
-    splits the value in this process for a while.
+    A decimal file is mostly conversion: its parts finishing count for
+    ``CONVERSION_SHARE`` of the bar, the bytes written for the rest. The
+    other formats only write.
     """
 
-    def __init__(self, total: int, stream: TextIO, width: int = 40) -> None:
-        self.total, self.stream, self.width = max(total, 1), stream, width
+    CONVERSION_SHARE = 0.9
+
+    def __init__(self, total: int, converts: bool) -> None:
+        self.total = max(total, 1)
         self.written = 0
-        self._start = time.monotonic()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._redraw, daemon=True)
+        self.converted = 0.0
+        self.share = self.CONVERSION_SHARE if converts else 0.0
 
-    def __enter__(self) -> _WriteProgress:
-        self._thread.start()
-        return self
+    def on_converted(self, fraction: float) -> None:
+        self.converted = fraction
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._done.set()
-        self._thread.join()
-        self._draw()
-        self.stream.write("\n")
-        self.stream.flush()
-
-    def _redraw(self) -> None:
-        while not self._done.wait(0.1):
-            self._draw()
-
-    def _draw(self) -> None:
-        fraction = min(self.written / self.total, 1.0)
-        bar = "#" * int(self.width * fraction)
-        seconds = time.monotonic() - self._start
-        self.stream.write(
-            f"\r[{bar:<{self.width}}] | {int(100 * fraction):3d}% Written | "
-            f"{seconds:6.1f} s"
-        )
-        self.stream.flush()
+    def fraction(self) -> float:
+        written = min(self.written / self.total, 1.0)
+        return self.share * self.converted + (1 - self.share) * written
 
 
 def _encoded_size(value: mpz, format: str) -> int:
@@ -164,7 +147,10 @@ def _magnitude_blocks(value: mpz) -> Iterator[memoryview]:
 
 
 def _encoded(
-    value: mpz, format: str, client: Client | None
+    value: mpz,
+    format: str,
+    client: Client | None,
+    on_converted: ConversionProgress | None = None,
 ) -> Iterable[bytes | memoryview]:
     """``value`` in ``format``, as consecutive runs of bytes."""
     if format == "bin":
@@ -180,7 +166,7 @@ def _encoded(
         for block in blocks:
             yield block.hex().encode()
     else:
-        for chunk in decimal_chunks(value, client=client):
+        for chunk in digits_reporting(value, client, on_converted):
             yield chunk.encode("ascii")
     yield b"\n"
 
@@ -243,17 +229,14 @@ def write_result(
     number = mpz(as_integer(value))
     if format == "bin" and number < 0:
         raise ValueError("format bin holds non-negative integers; got a negative")
+    done = _WriteProgress(_encoded_size(number, format), converts=format == "dec")
     with contextlib.ExitStack() as stack:
         handle = stack.enter_context(atomic_file(target))
-        bar = None
         if progress is not None:
-            bar = stack.enter_context(
-                _WriteProgress(_encoded_size(number, format), progress)
-            )
-        for piece in _encoded(number, format, client):
+            stack.enter_context(TextBar(progress, "Written", done.fraction))
+        for piece in _encoded(number, format, client, done.on_converted):
             handle.write(piece)
-            if bar is not None:
-                bar.written += len(piece)
+            done.written += len(piece)
     return target
 
 
