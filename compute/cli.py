@@ -20,21 +20,27 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from gmpy2 import mpz
 
 from cluster import connect, scheduler_address
+from cluster.interrupts import quiet_for_exit, take_first_interrupt_only
+from cluster.shared import stop_local_workers
 from cluster.status import show_status_lines
 from compute.api import (
     check_products_here,
     factorial_chunked,
+    factorial_refusal,
     factorials_run_here,
+    product_refusal,
     run_batch,
     run_products,
 )
@@ -66,17 +72,106 @@ _PRODUCT_COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+# Exact integer forms beside plain digits (``1_000_000`` included), as the
+# docs write them: 1e7, 10**7 and 10^7. A mantissa with a point (1.5e3) is
+# refused, as int() refuses "1.5".
+_SCIENTIFIC = re.compile(r"([+-]?\d+)[eE]\+?(\d+)")
+_POWER = re.compile(r"([+-]?\d+)(?:\*\*|\^)(\d+)")
+# Larger written powers would take long to expand only to be refused as too
+# large: 2**(2**24) has 16.8 Mbit, far past the largest n any machine computes.
+_POWER_BITS = 2**24
+
+
 def _integer(text: str) -> int:
-    """``int(text)``, also past the 4300 digits where Python's ``int()`` stops."""
+    """An n as written: digits of any length, ``1e7``, ``10**7`` or ``10^7``."""
+    text = text.strip()
+    for form, base_of in ((_SCIENTIFIC, lambda _: 10), (_POWER, int)):
+        match = form.fullmatch(text)
+        if match is None:
+            continue
+        mantissa, exponent = _integer(match[1]), int(match[2])
+        base = base_of(mantissa)
+        if exponent * abs(base).bit_length() > _POWER_BITS:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is too large: over {_POWER_BITS} bits"
+            )
+        return mantissa * 10**exponent if form is _SCIENTIFIC else base**exponent
     try:
         return int(text)
     except ValueError:
-        if not text.strip().lstrip("+-").isdigit():
+        if not text.lstrip("+-").replace("_", "").isdigit():
             raise
-        return int(mpz(text))
+        return int(mpz(text.replace("_", "")))
 
 
 _integer.__name__ = "int"  # argparse names it in its errors: "invalid int value"
+
+
+@dataclass(frozen=True)
+class _Source:
+    """An N argument that names where to read n from: ``-`` or ``@FILE``."""
+
+    name: str
+
+    def read(self) -> list[tuple[int, str]]:
+        """The n on each non-blank line, with where it was read for errors."""
+        if self.name == "-":
+            lines, label = sys.stdin.read().splitlines(), "standard input"
+        else:
+            path = self.name[1:]
+            try:
+                lines, label = Path(path).read_text().splitlines(), path
+            except (OSError, UnicodeDecodeError) as error:
+                raise ValueError(f"cannot read n from {path!r}: {error}") from None
+        read = []
+        for number, line in enumerate(lines, 1):
+            text = line.split("#", 1)[0].strip()
+            if not text:
+                continue
+            where = f"{label}, line {number}"
+            try:
+                read.append((_integer(text), where))
+            except (ValueError, argparse.ArgumentTypeError) as error:
+                raise ValueError(f"{where}: invalid int value: {text!r}") from error
+        return read
+
+
+def _n_argument(text: str) -> int | _Source:
+    """An N on the command line: an integer, ``-`` (stdin) or ``@FILE``."""
+    if text == "-" or (text.startswith("@") and len(text) > 1):
+        return _Source(text)
+    return _integer(text)
+
+
+_n_argument.__name__ = "int"
+
+
+def _expanded(arguments: list[int | _Source]) -> tuple[list[int], list[str | None]]:
+    """The ns in order, files and stdin read, and where each was read from."""
+    ns: list[int] = []
+    origins: list[str | None] = []
+    for argument in arguments:
+        if isinstance(argument, _Source):
+            for n, where in argument.read():
+                ns.append(n)
+                origins.append(where)
+        else:
+            ns.append(argument)
+            origins.append(None)
+    return ns, origins
+
+
+_EPILOG = """\
+examples:
+  compute factorial 5310 5263 7854          summaries, in input order
+  compute factorial 1e7 --output f.txt      10**7! written to f.txt (decimal)
+  compute factorial 10**8 --digits          its digit count, computed at once
+  compute factorial - < ns.txt              n read from standard input, one a line
+  compute factorial @ns.txt --print         n read from ns.txt; full decimals
+  compute binomial 2e7 1e7                  another function, same options
+  DASK_SCHEDULER_ADDRESS=tcp://host:8786 compute factorial 5e7
+                                            on a Dask cluster
+"""
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -84,7 +179,10 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     parser = argparse.ArgumentParser(
         prog="compute",
         description="Exact big-integer computation on Dask.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     factorial = commands.add_parser(
         "factorial",
@@ -92,10 +190,20 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         description=(
             "Compute n! exactly for each N and print a summary per n. Small work "
             "runs in this process; large work, or any work when a scheduler is "
-            "named, runs on a Dask cluster whose dashboard link is printed."
+            "named, runs on a Dask cluster whose dashboard link is printed. "
+            "Results go to standard output, status lines to standard error."
         ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    factorial.add_argument("ns", metavar="N", nargs="+", type=_integer, help="n >= 0")
+    factorial.add_argument(
+        "ns",
+        metavar="N",
+        nargs="+",
+        type=_n_argument,
+        help="n >= 0, as digits, 1e7, 10**7 or 10^7; '-' reads n from standard "
+        "input and '@FILE' from FILE, one a line",
+    )
     _add_output_options(factorial, "n!", "each n!")
     factorial.add_argument(
         "--output",
@@ -112,6 +220,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                 f"Compute the {what} exactly and print a summary, on the same "
                 "engine and with the same options as compute factorial."
             ),
+            epilog=_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         for name in names:
             subcommand.add_argument(
@@ -119,7 +229,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                 metavar=name.rstrip("."),
                 nargs="+" if name.endswith("...") else None,
                 type=_integer,
-                help=">= 0",
+                help=">= 0, as digits, 1e7, 10**7 or 10^7",
             )
         _add_output_options(subcommand, "the value", "the value")
         subcommand.add_argument(
@@ -183,12 +293,15 @@ class _Request:
 
 def _request(arguments: argparse.Namespace) -> _Request:
     """The checked request; raises ValueError or TypeError for bad arguments."""
-    # One n reads "n = -5 must be ...", several name the position too.
-    ns = (
-        as_counts(arguments.ns)
-        if len(arguments.ns) > 1
-        else [as_count(arguments.ns[0])]
-    )
+    read, origins = _expanded(arguments.ns)
+    if not read:
+        raise ValueError("no n given: the input named by N has no numbers")
+    # One n reads "n = -5 must be ...", several name the position too, and a
+    # read one the line it came from.
+    for n, origin in zip(read, origins, strict=True):
+        if origin is not None and n < 0:
+            raise ValueError(f"{origin}: n = {n} must be non-negative")
+    ns = as_counts(read) if len(read) > 1 else [as_count(read[0])]
     if arguments.output is None and arguments.format is not None:
         raise ValueError("--format needs --output")
     format = arguments.format or "dec"
@@ -210,16 +323,28 @@ def _request(arguments: argparse.Namespace) -> _Request:
     )
 
 
-def _computable(ns: list[int]) -> tuple[list[int], dict[int, str]]:
-    """The ns whose factorials fit here, and why each other one does not."""
+def _computable(
+    ns: list[int], scheduler: str | None
+) -> tuple[list[int], dict[int, str]]:
+    """The ns whose factorials fit here, and why each other one does not.
+
+    Decided before any cluster starts: with no scheduler named, from this
+    machine's figures, whatever n's size.
+    """
     fitting, refused = [], {}
-    for n in ns:
-        try:
-            check_fits_here([n], positions=False, spread=True)
-        except ValueError as error:
-            refused[n] = str(error)
+    for n in dict.fromkeys(ns):
+        if scheduler is None:
+            reason = factorial_refusal(n)
         else:
+            try:
+                check_fits_here([n], positions=False, spread=True)
+                reason = None
+            except ValueError as error:
+                reason = str(error)
+        if reason is None:
             fitting.append(n)
+        else:
+            refused[n] = reason
     return fitting, refused
 
 
@@ -237,7 +362,11 @@ def _cluster_session(
 
             # Inline BokehJS: the report opens offline, with no CDN.
             stack.enter_context(performance_report(filename=report, mode="inline"))
-        yield client
+        try:
+            yield client
+        except KeyboardInterrupt:
+            stop_local_workers(client)  # busy ones would not hear a polite close
+            raise
     if report:
         print(f"performance report: {report}", file=status)
 
@@ -279,13 +408,16 @@ def _compute(
     start = time.perf_counter()
     results, used = run_batch(ns, client, progress, positions=len(ns) > 1)
     seconds = time.perf_counter() - start
-    where = "this process" if used is None else scheduler_address(used)
     print(
         f"computed {len(ns)} factorial{'s' * (len(ns) != 1)} in {seconds:.3f} s "
-        f"on {where}",
+        f"{_where(used)}",
         file=status,
     )
     return dict(zip(ns, results, strict=True)), used
+
+
+def _where(used: Client | None) -> str:
+    return "in this process" if used is None else f"on {scheduler_address(used)}"
 
 
 def _emit(
@@ -306,9 +438,8 @@ def _factorial(request: _Request) -> int:
         for n in request.ns:
             print(mpz(factorial_digit_count(n)))  # no 4300-digit limit, as for str()
         return 0
-    # With --print, stdout carries only the results.
-    status = sys.stderr if request.print else sys.stdout
-    fitting, refused = _computable(request.ns)
+    status = sys.stderr  # stdout carries only the results
+    fitting, refused = _computable(request.ns, request.scheduler)
     if refused and request.needs_values:  # printing or writing needs the value
         raise ValueError(next(iter(refused.values())))
     for n, reason in refused.items():
@@ -382,23 +513,26 @@ def _product_command(command: str, arguments: argparse.Namespace) -> int:
     if arguments.digits:
         print(digit_count_of(product))
         return 0
-    status = sys.stderr if arguments.print else sys.stdout
-    try:
-        check_products_here([product], positions=False)
-    except ValueError as refused:
+    status = sys.stderr  # stdout carries only the results
+    refused = (
+        product_refusal(product)
+        if arguments.scheduler is None
+        else _refusal(check_products_here, [product], positions=False)
+    )
+    if refused is not None:
         if arguments.print or arguments.output:  # they need the value
-            raise
+            raise ValueError(refused)
         digits = digit_count_of(product)
-        print(f"{product.label} not computed ({refused}); it has {digits} digits")
+        print(f"{product.label} not computed ({refused})", file=status)
+        print(f"{product.label} has {digits} digits")
         return 0
     with _cluster_session(arguments.scheduler, arguments.report, status) as client:
         progress = status.isatty() and products_seconds([product]) > PROGRESS_SECONDS
         start = time.perf_counter()
         [value], used = run_products([product], client, progress, positions=False)
-        where = "this process" if used is None else scheduler_address(used)
         print(
             f"computed {product.label} in {time.perf_counter() - start:.3f} s "
-            f"on {where}",
+            f"{_where(used)}",
             file=status,
         )
         if arguments.print:
@@ -410,8 +544,27 @@ def _product_command(command: str, arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _refusal(check: Callable[..., None], *args: Any, **kwargs: Any) -> str | None:
+    """The message of ``check(*args, **kwargs)``'s ValueError, or None."""
+    try:
+        check(*args, **kwargs)
+    except ValueError as refusal:
+        return str(refusal)
+    return None
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("compute")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    take_first_interrupt_only()
     parser, subcommands = _parser()
     arguments = parser.parse_args(argv)
     show_status_lines(prefix="compute: ")  # a cluster started or joined, its dashboard
@@ -420,6 +573,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _factorial(_request(arguments))
         return _product_command(arguments.command, arguments)
     except KeyboardInterrupt:
+        quiet_for_exit()
         print("compute: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
@@ -433,8 +587,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"compute: error: {error}", file=sys.stderr)
         return 1
     return 1  # not reached: error() exits
-
-
-def entry_point() -> None:
-    """The ``compute`` console script."""
-    sys.exit(main())

@@ -20,7 +20,7 @@ from compute import read_result
 from compute.factorial_digits import factorial_digit_count, factorial_leading_digits
 from compute.result_file import FORMATS
 from tests.expected import summary_line
-from tests.remote import clean_env, kill_group, run_in_group
+from tests.remote import clean_env, kill_group, run_in_group, start_interruptible
 
 COMPUTE = str(Path(sys.executable).parent / "compute")
 
@@ -38,11 +38,11 @@ def env(tmp_path) -> dict[str, str]:
 def test_factorials_are_summarised_in_input_order(env, command):
     finished = run_cli([*command, "factorial", "7854", "5310", "0"], env)
     assert finished.returncode == 0, finished.stderr
-    lines = finished.stdout.splitlines()
-    assert lines[0].startswith("computed 3 factorials in ")
-    assert lines[0].endswith(" s on this process")
-    assert lines[1:] == [summary_line(n) for n in (7854, 5310, 0)]
-    assert finished.stderr == ""
+    # Results on stdout, status on stderr: `| wc -l` counts one line an n.
+    assert finished.stdout.splitlines() == [summary_line(n) for n in (7854, 5310, 0)]
+    assert re.fullmatch(
+        r"computed 3 factorials in [\d.]+ s in this process\n", finished.stderr
+    )
 
 
 @pytest.mark.parametrize(
@@ -96,11 +96,29 @@ def test_an_unreachable_scheduler_exits_1_naming_it(env):
     )
 
 
+@pytest.mark.parametrize("written", ["tcp://127.0.0.14:8786", "127.0.0.14:8786"])
+def test_a_refused_connection_is_said_at_once(env, written):
+    # Nothing listens there: the port refuses at once, where distributed
+    # would retry until its connect timeout (15 s here).
+    start = time.monotonic()
+    finished = run_cli([COMPUTE, "factorial", "5", "--scheduler", written], env)
+    seconds = time.monotonic() - start
+    assert finished.returncode == 1
+    assert finished.stderr == (
+        "compute: error: could not connect to the Dask scheduler at "
+        "tcp://127.0.0.14:8786: connection refused: nothing listens there; is the "
+        "scheduler running?\n"
+    )
+    assert seconds < 10, seconds  # at once: the command's own start is most of it
+
+
 def run_on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """Run with stdout on a pseudo-terminal (where progress bars go)."""
+    """Run with stdout and stderr on a pseudo-terminal (bars go to stderr)."""
     controller, terminal = pty.openpty()
     with open(os.devnull, "rb") as no_input:
-        process = subprocess.Popen(args, env=env, stdin=no_input, stdout=terminal)
+        process = subprocess.Popen(
+            args, env=env, stdin=no_input, stdout=terminal, stderr=terminal
+        )
     os.close(terminal)
     output = b""
     while True:
@@ -152,13 +170,39 @@ def test_long_work_here_shows_a_clean_progress_bar(env, tmp_path):
     assert summary_line(n) in output.splitlines()
     # Each redraw covers the one before: nothing of an older, longer one is left.
     assert re.fullmatch(
-        r"\[#{40}\] \| 100% Completed \| [\d.]+ m?s *",
+        r"\[#{40}\] \| 100% Completed \| +[\d.]+ s *",
         last_drawn(output, "Completed"),
     ), repr(last_drawn(output, "Completed"))
     assert re.fullmatch(
-        r"\[#{40}\] \| 100% Written \| +[\d.]+ s", last_drawn(output, "Written")
+        r"\[#{40}\] \| 100% Written \| +[\d.]+ s *", last_drawn(output, "Written")
     ), repr(last_drawn(output, "Written"))
     assert read_result(path, format="bin") == gmpy2.fac(n)
+    # Weighted by cost, and moving while the pieces run: not the thirds of a
+    # count of three tasks (two pieces and their product).
+    shown = percentages(output, "Completed")
+    assert shown - {0, 33, 66, 100}, shown
+
+
+def percentages(output: str, label: str) -> set[int]:
+    """Every percentage a bar labelled ``label`` drew."""
+    return {int(p) for p in re.findall(rf"(\d+)% {label}", output)}
+
+
+def test_a_decimal_file_reports_its_conversion_as_parts_finish(env, tmp_path):
+    # The conversion on the cluster: its powers, splits and parts move the bar
+    # as they finish, long before the first digits can be written.
+    env["DASK_COMPUTE__EXECUTION"] = "cluster"
+    env["DASK_COMPUTE__DECIMAL__IN_PROCESS_SECONDS"] = "0"
+    env["DASK_COMPUTE__CLUSTER__DASHBOARD_ADDRESS"] = "127.0.0.1:0"
+    path = tmp_path / "f.txt"
+    n = 3 * 10**6
+    code, output = run_on_a_terminal(
+        [COMPUTE, "factorial", str(n), "--output", str(path)], env
+    )
+    assert code == 0, output
+    shown = percentages(output, "Written")
+    assert len(shown - {0, 100}) >= 4, shown
+    assert path.read_text() == f"{gmpy2.fac(n)}\n"
 
 
 def test_a_performance_report_is_saved(env, tmp_path):
@@ -178,7 +222,7 @@ def test_a_performance_report_is_saved(env, tmp_path):
         env,
     )
     assert finished.returncode == 0, finished.stderr
-    assert f"performance report: {report}" in finished.stdout
+    assert f"performance report: {report}" in finished.stderr
     html = report.read_text()
     assert "Dask Performance Report" in html
     assert "factorial" in html
@@ -210,7 +254,7 @@ def test_output_writes_each_result_in_its_format(env, tmp_path, format):
     for n in ns:
         path = tmp_path / f"{n}.out"
         assert f"wrote {n}! to {path} ({path.stat().st_size} bytes, {format})" in (
-            finished.stdout
+            finished.stderr
         )
         assert read_result(path, format=format) == gmpy2.fac(n)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{n}.out" for n in ns)
@@ -238,7 +282,11 @@ def test_a_run_on_the_shared_cluster_prints_only_its_status_line(cluster_env, tm
         [COMPUTE, "factorial", "200000", "--output", str(path)], cluster_env
     )
     assert finished.returncode == 0, finished.stderr
-    assert STARTED.fullmatch(finished.stderr), finished.stderr
+    started, computed, wrote = finished.stderr.splitlines(keepends=True)
+    assert STARTED.fullmatch(started), finished.stderr
+    assert computed.startswith("computed 1 factorial in ")
+    assert wrote.startswith(f"wrote 200000! to {path} (")
+    assert finished.stdout.splitlines() == [summary_line(200000)]
     assert path.read_text() == f"{gmpy2.fac(200000)}\n"
 
 
@@ -249,13 +297,8 @@ def test_ctrl_c_prints_one_line_exits_130_at_once_and_leaves_nothing(
     folder.mkdir()
     path = folder / "big.txt"
     path.write_text("old\n")
-    process = subprocess.Popen(
-        [COMPUTE, "factorial", str(3 * 10**6), "--output", str(path)],
-        env=cluster_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal gives it
+    process = start_interruptible(
+        [COMPUTE, "factorial", str(3 * 10**6), "--output", str(path)], cluster_env
     )
     try:
         deadline = time.monotonic() + 60
@@ -277,8 +320,10 @@ def test_ctrl_c_prints_one_line_exits_130_at_once_and_leaves_nothing(
     finally:
         kill_group(process)
     assert process.returncode == 130, stderr
-    assert STARTED.fullmatch(stderr.removesuffix("compute: interrupted\n")), stderr
-    assert stderr.endswith("compute: interrupted\n")
+    started, *computed, interrupted = stderr.splitlines(keepends=True)
+    assert STARTED.fullmatch(started), stderr
+    assert all(line.startswith("computed 1 factorial in ") for line in computed)
+    assert interrupted == "compute: interrupted\n"
     assert seconds < 2, f"exited {seconds:.2f} s after Ctrl-C"
     assert path.read_text() == "old\n"
     assert [p.name for p in folder.iterdir()] == ["big.txt"]
@@ -308,7 +353,7 @@ def test_print_into_a_closed_pipe_exits_quietly(env):
         kill_group(process)
     assert head == str(gmpy2.fac(1000000))[:20].encode()
     assert process.returncode == 128 + signal.SIGPIPE
-    assert re.fullmatch(r"computed 1 factorial in [\d.]+ s on this process\n", stderr)
+    assert re.fullmatch(r"computed 1 factorial in [\d.]+ s in this process\n", stderr)
 
 
 def test_too_large_for_a_remote_clusters_workers_exits_2(env):
@@ -403,15 +448,16 @@ def test_digits_answer_at_once_for_any_n(env):
 def test_a_factorial_too_large_to_compute_still_gets_its_summary(env):
     finished = run_cli([COMPUTE, "factorial", "10000000000", "30"], env)
     assert finished.returncode == 0, finished.stderr
+    status = finished.stderr.splitlines()
+    assert status[0].startswith("10000000000! not computed (n = 10000000000 is too ")
+    assert status[0].endswith("; its summary line needs no computation")
+    assert status[1].startswith("computed 1 factorial in ")
+    assert len(status) == 2
     lines = finished.stdout.splitlines()
-    assert lines[0].startswith("10000000000! not computed (n = 10000000000 is too ")
-    assert lines[0].endswith("; its summary line needs no computation")
-    assert lines[1].startswith("computed 1 factorial in ")
     # 95,657,055,187 digits, 2,499,999,997 trailing zeros (see ANCHORS).
-    assert lines[2].startswith("10000000000! has 95657055187 digits: 232579620567...")
-    assert lines[2].endswith(" followed by 2499999997 zeros")
-    assert lines[3] == summary_line(30)
-    assert finished.stderr == ""
+    assert lines[0].startswith("10000000000! has 95657055187 digits: 232579620567...")
+    assert lines[0].endswith(" followed by 2499999997 zeros")
+    assert lines[1:] == [summary_line(30)]
 
 
 @pytest.mark.parametrize("format", ["bin", "hex"])
@@ -427,11 +473,13 @@ def test_one_large_n_streams_to_its_file_from_the_workers_chunks(env, tmp_path, 
         env,
     )
     assert finished.returncode == 0, finished.stderr
-    lines = finished.stdout.splitlines()
-    assert lines[0].startswith("computed 1 factorial in ")
+    assert finished.stdout.splitlines() == [summary_line(3000000)]
+    lines = finished.stderr.splitlines()
+    assert len(lines) == 3, finished.stderr
+    assert lines[0].startswith("compute: started a local Dask cluster")
+    assert lines[1].startswith("computed 1 factorial in ")
     chunks = -(-(gmpy2.fac(3000000).bit_length() + 64) // (65536 * 8))
-    assert lines[0].endswith(f", held in {chunks} chunks")
-    assert lines[1] == summary_line(3000000)
+    assert lines[1].endswith(f", held in {chunks} chunks")
     assert lines[2].startswith(f"wrote 3000000! to {path} (")
     assert read_result(path, format=format) == gmpy2.fac(3000000)
     for word in ("Traceback", "ERROR", "WARNING"):
@@ -450,13 +498,13 @@ def test_one_large_n_the_local_cluster_cannot_hold_is_written_from_here(env, tmp
         env,
     )
     assert finished.returncode == 0, finished.stderr
-    lines = finished.stdout.splitlines()
+    assert finished.stdout.splitlines() == [summary_line(3000000)]
+    lines = finished.stderr.splitlines()
     assert lines[0].startswith("computed 1 factorial in ")
-    assert lines[0].endswith(" s on this process")
-    assert lines[1] == summary_line(3000000)
-    assert lines[2].startswith(f"wrote 3000000! to {path} (")
+    assert lines[0].endswith(" s in this process")
+    assert lines[1].startswith(f"wrote 3000000! to {path} (")
+    assert len(lines) == 2
     assert read_result(path, format="bin") == gmpy2.fac(3000000)
-    assert finished.stderr == ""
 
 
 def test_an_n_of_thousands_of_digits_gets_its_summary_and_digit_count(env):
@@ -478,13 +526,13 @@ def test_an_n_of_thousands_of_digits_gets_its_summary_and_digit_count(env):
     zeros, power = 0, 5
     while power <= n:
         zeros, power = zeros + n // power, power * 5
-    lines = finished.stdout.splitlines()
-    assert lines[0].startswith(
+    assert finished.stderr.startswith(
         f"{shown(argument)}! not computed (n = {shown(argument)} is too large: "
     )
-    assert lines[1] == (
+    assert len(finished.stderr.splitlines()) == 1
+    lines = finished.stdout.splitlines()
+    assert lines[0] == (
         f"{shown(argument)}! has {shown(digits)} digits: "
         f"{factorial_leading_digits(n, 12)}... followed by "
         f"{shown(gmpy2.mpz(zeros).digits())} zeros"
     )
-    assert finished.stderr == ""

@@ -92,3 +92,13 @@ def test_the_check_sees_upward_imports(tmp_path, monkeypatch):
     ):
         (package / "kernels.py").write_text(line + "\n")
         assert imported_modules(package / "kernels.py") == {"compute.api"}, line
+
+
+def test_no_public_name_of_compute_is_a_module_name():
+    # compute's names load on first use: a module of the same name, once
+    # imported, would take the name's place on the package.
+    import compute
+
+    modules = {path.stem for path in (REPO / "compute").glob("*.py")}
+    assert not set(compute.__all__) & modules
+    assert callable(compute.factorial)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.remote import clean_env, run_watched
+from tests.remote import clean_env, run_in_group, run_watched
 
 README = Path(__file__).parent.parent / "README.md"
 SNIPPETS = re.findall(r"^```python\n(.*?)^```", README.read_text(), re.M | re.S)
@@ -26,3 +27,31 @@ def test_a_snippet_runs_as_a_script_with_empty_stderr(snippet, tmp_path):
     finished, _ = run_watched(script, env, timeout=240)
     assert finished.returncode == 0, finished.stderr
     assert finished.stderr == ""
+
+
+def command_line_block() -> list[str]:
+    """The commands of the README's first shell block under "Command line"."""
+    section = README.read_text().split("\n## Command line\n", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line.split("  #")[0].strip() for line in block.splitlines() if line]
+
+
+def test_the_command_line_block_runs_as_written(tmp_path):
+    """Each command, as typed after `source .venv/bin/activate`, in a folder
+    holding the ns.txt it reads; the TLS scheduler line needs a cluster."""
+    activate = Path(sys.executable).parent / "activate"
+    (tmp_path / "ns.txt").write_text("5310\n5263\n# the seed's input\n7854\n")
+    env = clean_env(tmp_path, DASK_COMPUTE__CLUSTER__DASHBOARD_ADDRESS="127.0.0.1:0")
+    commands = [c for c in command_line_block() if "10.0.0.5" not in c]
+    assert len(commands) >= 8, commands
+    for command in commands:
+        finished = run_in_group(
+            ["bash", "-c", f"source {activate} && {command}"], env, 300, tmp_path
+        )
+        assert finished.returncode == 0, (command, finished.stderr)
+        for word in ("Traceback", "ERROR", "WARNING"):
+            assert word not in finished.stderr, (command, finished.stderr)
+        if "| wc -l" in command:
+            assert finished.stdout.strip() == "2000"
+    assert (tmp_path / "c.bin").stat().st_size > 0
+    assert (tmp_path / "run.html").read_text().startswith("<!DOCTYPE html>")

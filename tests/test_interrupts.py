@@ -1,0 +1,195 @@
+"""Ctrl-C at random moments, with the workers busy: one line, exit 130, at once.
+
+Each run is interrupted at a random point of ``compute factorial 10000000
+--output f.txt`` on a 2-worker LocalCluster: while the cluster starts, while
+the workers compute, while the decimal conversion runs or the file is
+written. One SIGINT to the process group, as a terminal's Ctrl-C sends, or
+two in quick succession (``timeout -s INT`` sends two).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.remote import clean_env, kill_group, start_interruptible
+
+COMPUTE = str(Path(sys.executable).parent / "compute")
+RUNS = 20
+# What must never follow Python's report of the interrupt in a script.
+NOISE = ("Exception ignored", "Task exception", "ERROR", "WARNING", "CommClosedError")
+# Status lines a run may print before it is interrupted.
+STATUS_PREFIXES = ("compute: started a local Dask cluster", "computed 1 factorial")
+
+
+def group_alive(group: int) -> list[psutil.Process]:
+    alive = []
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) == group and process.status() != "zombie":
+                alive.append(process)
+        except (psutil.Error, ProcessLookupError):
+            continue
+    return alive
+
+
+def interrupt_run(
+    args: list[str],
+    env: dict[str, str],
+    folder: Path,
+    delay: float,
+    signals: int,
+    chosen: random.Random,
+) -> tuple[int | None, str, float]:
+    """Run ``args``, send ``signals`` SIGINTs to its group after ``delay`` s.
+
+    Returns its exit code, its stderr and how long it took to exit after the
+    first signal, once its whole process group is gone.
+    """
+    process = start_interruptible(args, env, cwd=folder)
+    group = process.pid
+    try:
+        time.sleep(delay)
+        interrupted = time.monotonic()
+        for number in range(signals):
+            if number:
+                time.sleep(chosen.uniform(0.01, 0.3))
+            os.killpg(group, signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+        seconds = time.monotonic() - interrupted
+        deadline = time.monotonic() + 5
+        while group_alive(group):
+            assert time.monotonic() < deadline, group_alive(group)
+            time.sleep(0.05)
+    finally:
+        kill_group(process)
+    return process.returncode, stderr, seconds
+
+
+def interrupt_once(
+    env: dict[str, str], folder: Path, delay: float, signals: int, chosen=random
+) -> tuple[int | None, str, float]:
+    """``compute factorial 10000000 --output f.txt``, interrupted after ``delay``."""
+    args = [COMPUTE, "factorial", "10000000", "--output", str(folder / "f.txt")]
+    outcome = interrupt_run(args, env, folder, delay, signals, chosen)
+    assert not list(folder.glob(".f.txt.*.part")), list(folder.iterdir())
+    return outcome
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signals", [1, 2])
+def test_ctrl_c_at_random_moments_prints_one_line(tmp_path, signals):
+    env = clean_env(
+        tmp_path,
+        DASK_COMPUTE__EXECUTION="cluster",
+        DASK_COMPUTE__DECIMAL__IN_PROCESS_SECONDS="0",
+        DASK_COMPUTE__CLUSTER__N_WORKERS="2",
+        DASK_COMPUTE__CLUSTER__DASHBOARD_ADDRESS="127.0.0.1:0",
+    )
+    seed = random.randrange(2**32)
+    print(f"seed {seed}")
+    chosen = random.Random(seed)
+    interrupted = 0
+    for run in range(RUNS):
+        folder = tmp_path / f"run{run}"
+        folder.mkdir()
+        # A whole run takes about 5 s here: most interrupts land inside it.
+        delay = chosen.uniform(0.05, 4.0)
+        code, stderr, seconds = interrupt_once(env, folder, delay, signals, chosen)
+        context = f"run {run}, SIGINT at {delay:.2f} s: exit {code}\n{stderr}"
+        if code == 0:  # it finished first: nothing to see
+            continue
+        interrupted += 1
+        lines = stderr.splitlines()
+        assert code == 130, context
+        assert lines[-1] == "compute: interrupted", context
+        assert all(line.startswith(STATUS_PREFIXES) for line in lines[:-1]), context
+        assert seconds < 2, f"{context}\nexited {seconds:.2f} s after Ctrl-C"
+    assert interrupted >= RUNS * 3 // 4, f"only {interrupted} of {RUNS} interrupted"
+
+
+def readme_chunked_snippet() -> str:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    snippets = re.findall(r"^```python\n(.*?)^```", readme, re.M | re.S)
+    [snippet] = [text for text in snippets if "factorial_chunked" in text]
+    return snippet
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signals", [1, 2])
+def test_ctrl_c_of_a_script_prints_only_its_traceback(tmp_path, signals):
+    script = tmp_path / "chunked.py"
+    script.write_text(readme_chunked_snippet())
+    env = clean_env(tmp_path, DASK_COMPUTE__CLUSTER__DASHBOARD_ADDRESS="127.0.0.1:0")
+    seed = random.randrange(2**32)
+    print(f"seed {seed}")
+    chosen = random.Random(seed)
+    interrupted = 0
+    for run in range(RUNS):
+        # The whole snippet takes about 6 s here.
+        delay = chosen.uniform(0.05, 4.5)
+        code, stderr, seconds = interrupt_run(
+            [sys.executable, str(script)], env, tmp_path, delay, signals, chosen
+        )
+        context = f"run {run}, SIGINT at {delay:.2f} s: exit {code}\n"
+        if code == 0:
+            continue
+        interrupted += 1
+        # Python's own report of the uncaught KeyboardInterrupt, and nothing else.
+        # Python exits by SIGINT then; interrupted while a daemon thread is still
+        # starting the cluster, CPython 3.11 sometimes exits 1 instead.
+        assert code in (-signal.SIGINT, 1), context + stderr
+        assert stderr.startswith("Traceback (most recent call last):"), stderr
+        assert stderr.endswith("KeyboardInterrupt\n"), context + stderr
+        # One report (chained, when the interrupt hit an import's own handling
+        # of an exception): nothing printed by an exit handler, a worker or
+        # distributed's logging.
+        assert stderr.count("KeyboardInterrupt") == 1, context + stderr
+        for noise in NOISE:
+            assert noise not in stderr, context + stderr
+        assert seconds < 2, f"{context}exited {seconds:.2f} s after Ctrl-C"
+    assert interrupted >= RUNS * 3 // 4, f"only {interrupted} of {RUNS} interrupted"
+
+
+def test_a_background_parent_ignoring_sigint_does_not_deafen_the_child(tmp_path):
+    # `make test &` starts pytest with SIGINT ignored, inherited by children;
+    # start_interruptible gives the command Ctrl-C back.
+    env = clean_env(
+        tmp_path,
+        DASK_COMPUTE__EXECUTION="cluster",
+        DASK_COMPUTE__CLUSTER__DASHBOARD_ADDRESS="127.0.0.1:0",
+    )
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        code, stderr, seconds = interrupt_once(env, tmp_path, 2.0, 1)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert code == 130, stderr
+    assert stderr.splitlines()[-1] == "compute: interrupted"
+    assert seconds < 2
+
+
+def test_a_command_whose_parent_ignores_sigint_keeps_ignoring_it(tmp_path):
+    # As a shell's background job: the command does not take SIGINT over.
+    env = clean_env(tmp_path)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, sys; from cluster import interrupts; "
+            "interrupts.take_first_interrupt_only(); "
+            "sys.exit(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)",
+        ],
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert process.wait(timeout=60) == 1
