@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv browser demo test lint format bench bench-huge cluster-sim clean
+.PHONY: venv browser demo test lint format bench bench-huge bench-scale cluster-sim clean
 
 # COMPUTE_TEST_NETNS=0 leaves out the network-namespace tests (they need root).
 NETNS_TESTS := $(if $(filter 0,$(COMPUTE_TEST_NETNS)),--ignore=tests/test_netns.py,)
@@ -61,10 +61,17 @@ bench: $(BENCH_STAMP)
 bench-huge: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.huge
 
-## cluster-sim: a scheduler and two workers, each a host with its own network
-## namespace on a private bridge (root); RATE=1gbit limits the links. Ctrl-C ends it.
+## cluster-sim: a scheduler and HOSTS workers (2), each a host with its own network
+## namespace on a private bridge (root); RATE=1gbit limits the links. With
+## DILATION=9 it is the scale model: each host 1/9 of a core and RATE/9 (see
+## make bench-scale). Ctrl-C ends it.
 cluster-sim: $(STAMP)
-	$(BIN)/python -m tests.netns
+	HOSTS=$(HOSTS) DILATION=$(DILATION) RATE=$(RATE) $(BIN)/python -m tests.netns
+
+## bench-scale: one n and batches on a time-dilated scale model of 1 to 16 hosts
+## (root, ~40 min); writes benchmarks/results/scale.json and scale.png
+bench-scale: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.scale
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -119,15 +119,17 @@ def spread_level_costs(
     return work, critical
 
 
-def spread_costs(n: int, workers: int) -> dict[str, object]:
+def spread_costs(
+    n: int, workers: int, worker_bytes: float = math.inf
+) -> dict[str, object]:
     """Work and critical path of n! as the planner builds it for ``workers``.
 
-    One single-thread worker each; memory is taken as ample, so only the
-    speed rule spreads levels (``compute.plan.spread_for``).
+    One single-thread worker each, with ``worker_bytes`` of memory (ample by
+    default, so only the speed rule spreads levels: ``compute.plan.spread_for``).
     """
     from compute.plan import split_for
 
-    split = split_for(n, workers, math.inf)
+    split = split_for(n, workers, worker_bytes)
     if split is None:
         seconds = factorial_seconds(n)
         return {"pieces": 1, "ways": [], "work_s": seconds, "critical_path_s": seconds}

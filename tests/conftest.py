@@ -55,3 +55,14 @@ def graphs_submitted(client):
         )
 
     return count
+
+
+@pytest.fixture(scope="module")
+def available() -> None:
+    """Network namespaces can be made here; else the test fails with one line."""
+    from tests import netns
+
+    try:
+        netns.check_available()
+    except netns.NetnsUnavailable as reason:
+        pytest.fail(str(reason), pytrace=False)

@@ -34,6 +34,7 @@ from typing import IO
 
 import psutil
 
+from tests import cpu_share
 from tests.remote import DASK, clean_env
 
 # The third octet of 198.18.X.0/24 is the pid's residue, so two runs at once
@@ -79,24 +80,31 @@ def check_available() -> None:
 
 @dataclass
 class Host:
-    """One namespace: its name, its address, and the bridge side of its link."""
+    """One namespace: its name, its address, the bridge side of its link, and
+    its share of the CPU, if it has one."""
 
     namespace: str
     address: str
     link: str  # the veth end on the bridge, in this namespace
+    cpu: cpu_share.CpuShare | None = None
 
     def command(self, args: Sequence[str]) -> list[str]:
-        """``args`` run inside this host's namespace."""
-        return ["ip", "netns", "exec", self.namespace, *args]
+        """``args`` run inside this host's namespace (and its cgroup, joined first)."""
+        inside = ["ip", "netns", "exec", self.namespace, *args]
+        return inside if self.cpu is None else self.cpu.command(inside)
 
 
 @dataclass
 class Network:
-    """Hosts on one private bridge; see the module docstring."""
+    """Hosts on one private bridge; see the module docstring.
+
+    ``rate`` is the links' real rate (already divided by ``dilation``).
+    """
 
     bridge: str
     hosts: list[Host]
     rate: str | None
+    dilation: float = 1.0
     processes: list[subprocess.Popen] = field(default_factory=list)
 
     def start(
@@ -126,7 +134,7 @@ class Network:
         return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
 
     def start_scheduler(
-        self, host: Host, env: dict[str, str], output: IO, **options: str
+        self, host: Host, env: dict[str, str], output: IO | int, **options: str
     ) -> str:
         """``dask scheduler`` on ``host``, port 8786; returns its address.
 
@@ -144,13 +152,19 @@ class Network:
         return f"{protocol}://{host.address}:8786"
 
     def start_worker(
-        self, host: Host, address: str, env: dict[str, str], output: IO, name: str
+        self,
+        host: Host,
+        address: str,
+        env: dict[str, str],
+        output: IO | int,
+        name: str,
+        memory_limit: str = "auto",
     ) -> None:
         """A single-threaded ``dask worker`` on ``host``, joining ``address``."""
         self.start(
             host,
             [DASK, "worker", address, "--host", host.address, "--nthreads", "1",
-             "--name", name, "--no-dashboard"],
+             "--name", name, "--no-dashboard", "--memory-limit", memory_limit],
             env, stdout=output, stderr=output,
         )  # fmt: skip
 
@@ -185,6 +199,8 @@ def _kill_namespace_processes(namespace: str) -> None:
 def _remove(hosts: list[Host], bridge: str) -> None:
     for host in hosts:
         _kill_namespace_processes(host.namespace)
+        if host.cpu is not None:
+            cpu_share.remove(host.cpu.path)
         # Deleting one end of a veth pair deletes both, at once; a namespace
         # deleted first would take its end with it only some time later.
         _ip("link", "delete", host.link, check=False)
@@ -193,8 +209,8 @@ def _remove(hosts: list[Host], bridge: str) -> None:
 
 
 def remove_stale() -> list[str]:
-    """Remove namespaces and bridges of ``ct<pid>`` runs whose process is gone."""
-    removed = []
+    """Remove namespaces, bridges and cgroups of ``ct<pid>`` runs now gone."""
+    removed = cpu_share.remove_stale()
     names = [line.split()[0] for line in _ip("netns", "list").splitlines() if line]
     links = re.findall(r"^\d+: (ct\d+\w+)[:@]", _ip("-o", "link", "show"), re.M)
     for name in names + links:
@@ -218,15 +234,36 @@ def _limit(device: str, rate: str, namespace: str | None = None) -> None:
     )  # fmt: skip
 
 
+def dilated_rate(rate: str, dilation: float) -> str:
+    """``rate`` (tc's units: ``1gbit``, ``100mbit``...) divided by ``dilation``."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([kmg]?)bit", rate)
+    if match is None:
+        raise ValueError(f"rate {rate!r}: expected a number and kbit, mbit or gbit")
+    scale = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}[match[2]]
+    return f"{round(float(match[1]) * scale / dilation)}bit"
+
+
 @contextlib.contextmanager
-def hosts(count: int, rate: str | None = None) -> Iterator[Network]:
-    """``count`` hosts on a private bridge, optionally rate-limited; see above."""
+def hosts(
+    count: int,
+    rate: str | None = None,
+    cores: float | None = None,
+    dilation: float = 1.0,
+) -> Iterator[Network]:
+    """``count`` hosts on a private bridge; see above.
+
+    With ``rate`` each link runs at ``rate / dilation``; with ``cores`` each
+    host's processes together get ``cores / dilation`` of a core
+    (:mod:`tests.cpu_share`). Measured seconds over ``dilation`` are then
+    the seconds of hosts with ``cores`` cores and ``rate`` links.
+    """
     check_available()
     remove_stale()
     prefix = f"ct{os.getpid()}"
     subnet = f"198.18.{os.getpid() % 250}"
     bridge = f"{prefix}br"
-    network = Network(bridge, [], rate)
+    link_rate = None if rate is None else dilated_rate(rate, dilation)
+    network = Network(bridge, [], link_rate, dilation)
     try:
         _ip("link", "add", bridge, "type", "bridge")
         _ip("link", "set", bridge, "up")
@@ -234,7 +271,10 @@ def hosts(count: int, rate: str | None = None) -> Iterator[Network]:
             namespace = f"{prefix}h{number}"
             link = f"{prefix}v{number}"
             _ip("netns", "add", namespace)
-            network.hosts.append(Host(namespace, f"{subnet}.{number + 1}", link))
+            cpu = (
+                None if cores is None else cpu_share.create(namespace, cores / dilation)
+            )
+            network.hosts.append(Host(namespace, f"{subnet}.{number + 1}", link, cpu))
             _ip("link", "add", link, "type", "veth", "peer", "name", "eth0",
                 "netns", namespace)  # fmt: skip
             _ip("link", "set", link, "master", bridge)
@@ -243,9 +283,9 @@ def hosts(count: int, rate: str | None = None) -> Iterator[Network]:
                 namespace=namespace)  # fmt: skip
             _ip("link", "set", "eth0", "up", namespace=namespace)
             _ip("link", "set", "lo", "up", namespace=namespace)
-            if rate is not None:
-                _limit(link, rate)  # towards the host
-                _limit("eth0", rate, namespace)  # from the host
+            if link_rate is not None:
+                _limit(link, link_rate)  # towards the host
+                _limit("eth0", link_rate, namespace)  # from the host
         yield network
     finally:
         for process in network.processes:
@@ -254,20 +294,33 @@ def hosts(count: int, rate: str | None = None) -> Iterator[Network]:
 
 
 def existing() -> list[str]:
-    """Names of namespaces and bridges of this process's networks (for tests)."""
+    """Names of namespaces, bridges and cgroups of this process's networks."""
     prefix = f"ct{os.getpid()}"
     names = [line.split()[0] for line in _ip("netns", "list").splitlines() if line]
     links = re.findall(r"^\d+: (ct\d+\w+)[:@]", _ip("-o", "link", "show"), re.M)
-    return [name for name in names + links if name.startswith(prefix)]
+    found = [name for name in names + links if name.startswith(prefix)]
+    return found + cpu_share.existing()
 
 
 def _simulate() -> int:
-    """Bring up a scheduler and two workers on their own hosts until Ctrl-C."""
-    rate = os.environ.get("RATE") or None
+    """Bring up a scheduler and workers on their own hosts until Ctrl-C.
+
+    ``HOSTS`` worker hosts (2); with ``DILATION`` (the scale model) each host
+    gets one core and a ``RATE`` (1gbit) link, divided by it.
+    """
+    workers_wanted = int(os.environ.get("HOSTS") or 2)
+    dilation = float(os.environ.get("DILATION") or 1)
+    scaled = dilation != 1
+    rate = os.environ.get("RATE") or ("1gbit" if scaled else None)
     env = clean_env(Path("/tmp"))
     log_path = Path(tempfile.gettempdir()) / f"cluster-sim-{os.getpid()}.log"
     log = log_path.open("w")
-    with hosts(4, rate=rate) as network:
+    with hosts(
+        workers_wanted + 2,
+        rate=rate,
+        cores=1 if scaled else None,
+        dilation=dilation,
+    ) as network:
         scheduler, *workers, client = network.hosts
         address = network.start_scheduler(scheduler, env, log, dashboard_port="8787")
         for number, worker in enumerate(workers):
@@ -278,7 +331,9 @@ def _simulate() -> int:
             + "".join(
                 f"worker {w.address} (namespace {w.namespace})\n" for w in workers
             )
-            + f"links {rate or 'unlimited'}; try it from the client host:\n"
+            + f"links {rate or 'unlimited'}"
+            + (f", each host 1/{dilation:g} of a core" if scaled else "")
+            + "; try it from the client host:\n"
             f"  ip netns exec {client.namespace} env DASK_SCHEDULER_ADDRESS={address}"
             f" {sys.executable} -m compute factorial 10000000 --scheduler {address}\n"
             f"  ip netns exec {scheduler.namespace} curl -s "

@@ -57,14 +57,6 @@ with Client(sys.argv[1], timeout=20) as client:
 """
 
 
-@pytest.fixture(scope="module")
-def available() -> None:
-    try:
-        netns.check_available()
-    except netns.NetnsUnavailable as reason:
-        pytest.fail(str(reason), pytrace=False)
-
-
 @pytest.fixture
 def env(tmp_path) -> dict[str, str]:
     return clean_env(tmp_path)
