@@ -44,6 +44,8 @@ from tests import netns
 from tests.remote import clean_env
 
 RESULTS = Path(__file__).parent / "results"
+# SCALE_HOSTS / SCALE_WORKLOADS narrow a run; SCALE_NAME names its files.
+NAME = os.environ.get("SCALE_NAME", "scale")
 HOST_COUNTS = tuple(
     int(w) for w in os.environ.get("SCALE_HOSTS", "1,2,4,8,16").split(",")
 )
@@ -164,7 +166,17 @@ import json, sys
 from distributed import Client
 
 with Client(sys.argv[1], timeout=60) as client:
-    print(json.dumps(client.get_task_stream(start=float(sys.argv[2]))))
+    stream = client.get_task_stream(start=float(sys.argv[2]))
+print(json.dumps([
+    {
+        "key": str(task["key"]),
+        "startstops": [
+            {"action": s["action"], "start": s["start"], "stop": s["stop"]}
+            for s in task["startstops"]
+        ],
+    }
+    for task in stream
+]))
 """
 
 
@@ -338,6 +350,10 @@ def run_hosts(workers: int, env: dict[str, str], folder: Path) -> dict[str, dict
             "print(json.dumps(1))",
             [address, str(workers)], env, 1200,
         )  # fmt: skip
+        # The scheduler records its task stream only once asked for it.
+        _json_run(
+            network, client_host, TASK_STREAM, [address, str(time.time())], env, 600
+        )
         user_env = {**env, "DASK_SCHEDULER_ADDRESS": address}
         for name, (kind, argument) in workloads().items():
             started = time.time()
@@ -441,8 +457,8 @@ def main() -> int:
     table["hosts"] = hosts_table
     table["wall_s"] = time.monotonic() - start
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "scale.json").write_text(json.dumps(table, indent=2))
-    plot(table, RESULTS / "scale.png")
+    (RESULTS / f"{NAME}.json").write_text(json.dumps(table, indent=2))
+    plot(table, RESULTS / f"{NAME}.png")
     print_table(table)
     return 0
 
