@@ -146,6 +146,7 @@ def tls_config(ca_pem: str, cert_pem: str, key_pem: str) -> dict:
     preload = ["cluster.dashboard_tls"]
     return {
         "distributed": {
+            "dashboard": {"link": "https://{host}:{port}/status"},
             "scheduler": {"preload": preload},
             "worker": {"preload": list(preload)},
             "comm": {

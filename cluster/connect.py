@@ -300,7 +300,9 @@ def _refused_at_once(address: str) -> bool:
     from distributed.comm import parse_address, parse_host_port
 
     scheme, location = parse_address(address)
-    if scheme not in ("tcp", "tls"):
+    # A TLS scheduler logs a WARNING for every connection closed before its
+    # TLS handshake: such addresses keep distributed's own wait.
+    if scheme != "tcp":
         return False
     host, port = parse_host_port(location)
     try:

@@ -58,6 +58,7 @@ def test_certificate_files_and_permissions(tls):
     written = yaml.safe_load((certs / "dask.yaml").read_text())["distributed"]
     for role in ("scheduler", "worker"):  # dashboards over HTTPS
         assert written[role]["preload"] == ["cluster.dashboard_tls"]
+    assert written["dashboard"]["link"] == "https://{host}:{port}/status"
     config = written["comm"]
     assert config["require-encryption"] is True
     # The material itself, not paths: the directory works wherever it is copied.
