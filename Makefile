@@ -5,10 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv browser demo test lint format bench bench-huge bench-scale cluster-sim clean
+.PHONY: venv browser slurm demo test lint format bench bench-huge bench-scale cluster-sim hpc-sim clean
 
-# COMPUTE_TEST_NETNS=0 leaves out the network-namespace tests (they need root).
-NETNS_TESTS := $(if $(filter 0,$(COMPUTE_TEST_NETNS)),--ignore=tests/test_netns.py,)
+# COMPUTE_TEST_NETNS=0 leaves out the network-namespace tests (they need root),
+# the SLURM ones among them.
+NETNS_TESTS := $(if $(filter 0,$(COMPUTE_TEST_NETNS)),--ignore=tests/test_netns.py --ignore=tests/test_slurm.py,)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,12 +44,29 @@ browser:
 		exit 1; \
 	fi
 
+## slurm: Debian's SLURM daemons and munge, for the SLURM tests (make test) and
+## make hpc-sim. Installed with apt-get when run as root; nothing is started
+## here (the tests start their own, on namespaced hosts).
+slurm:
+	@if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && \
+		command -v sbatch >/dev/null && command -v munged >/dev/null; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's slurmctld, slurmd, slurm-client and munge (SLURM tests)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && \
+		apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge >/dev/null; \
+	elif [ "$(COMPUTE_TEST_NETNS)" != 0 ]; then \
+		echo "make test needs SLURM for its SLURM tests: run 'sudo apt-get install slurmctld slurmd slurm-client munge' (Debian), or COMPUTE_TEST_NETNS=0 to leave them out" >&2; \
+		exit 1; \
+	fi
+
 ## demo: the seed notebook's factorials [5310, 5263, 7854] on a local cluster
 demo: $(STAMP)
 	$(BIN)/python examples/seed_factorials.py
 
 ## test: lint (ruff, mypy), format check and the whole suite
-test: lint browser $(STAMP)
+test: lint browser slurm $(STAMP)
 	$(BIN)/python -m pytest $(NETNS_TESTS)
 
 ## bench: ours against the anchors, interleaved; writes benchmarks/results/ (~15 min)
@@ -67,6 +85,11 @@ bench-huge: $(BENCH_STAMP)
 ## make bench-scale). Ctrl-C ends it.
 cluster-sim: $(STAMP)
 	HOSTS=$(HOSTS) DILATION=$(DILATION) RATE=$(RATE) $(BIN)/python -m tests.netns
+
+## hpc-sim: a real SLURM (slurmctld, two slurmd, munge) on namespaced hosts, with
+## a client host for sbatch and your script (root); NODES=3 for more. Ctrl-C ends it.
+hpc-sim: slurm $(STAMP)
+	NODES=$(NODES) $(BIN)/python -m tests.slurm
 
 ## bench-scale: one n and batches on a time-dilated scale model of 1 to 16 hosts
 ## (root, ~40 min); writes benchmarks/results/scale.json and scale.png

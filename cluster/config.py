@@ -8,8 +8,10 @@ distributed registers its defaults at import and would otherwise replace ours.
 
 from __future__ import annotations
 
+import logging
 import numbers
 import os
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +20,8 @@ import dask.config
 import dask.system
 import yaml
 from dask.utils import parse_bytes, parse_timedelta
+
+logger = logging.getLogger(__name__)
 
 with open(os.path.join(os.path.dirname(__file__), "cluster.yaml")) as defaults_file:
     _DEFAULTS = yaml.safe_load(defaults_file)
@@ -73,6 +77,10 @@ KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
         "one of auto, cluster, in-process",
     ),
     "text": (lambda v: isinstance(v, str), "a string"),
+    "job-queue": (
+        lambda v: v in (None, "slurm", "pbs"),
+        "null (a LocalCluster), slurm or pbs",
+    ),
     "duration": (
         lambda v: _non_negative(v, parse_timedelta),
         "a duration such as 2ms, or a number of seconds >= 0",
@@ -110,6 +118,11 @@ def checked_setting(key: str, kind: str) -> Any:
     return value
 
 
+def job_queue() -> str | None:
+    """``compute.cluster.job-queue``: ``slurm``, ``pbs``, or None (a LocalCluster)."""
+    return checked_setting("compute.cluster.job-queue", "job-queue")
+
+
 def local_cluster_defaults() -> dict[str, Any]:
     """LocalCluster keyword arguments that suit this machine.
 
@@ -129,3 +142,23 @@ def local_cluster_defaults() -> dict[str, Any]:
         "dashboard_address": setting("dashboard-address", "text"),
         "processes": True,
     }
+
+
+def free_dashboard(address: Any) -> Any:
+    """``address``, or the same host with a free port if its port is taken.
+
+    distributed would do the same, with a UserWarning on stderr for what is a
+    normal event (a second cluster on this machine); we say it at INFO.
+    """
+    if not isinstance(address, str) or ":" not in address:
+        return address
+    host, _, port = address.rpartition(":")
+    if not port.isdigit() or int(port) == 0:
+        return address
+    with socket.socket() as probe:
+        try:
+            probe.bind((host or "0.0.0.0", int(port)))
+        except OSError:
+            logger.info("port %s is taken; the dashboard uses a free port", port)
+            return f"{host}:0"
+    return address

@@ -16,6 +16,8 @@ from dask.utils import parse_timedelta
 
 from cluster.config import (
     checked_setting,
+    free_dashboard,
+    job_queue,
     local_cluster_defaults,
     use_distributed_defaults,
 )
@@ -50,13 +52,24 @@ def configured_address() -> str | None:
     return dask.config.get("scheduler-address", None) or None
 
 
+def cluster_configured() -> bool:
+    """Whether Dask's config names where work runs: a scheduler or a job queue.
+
+    Either way this machine's memory is not the measure of the work.
+    """
+    return configured_address() is not None or job_queue() is not None
+
+
 def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
     """Connect to a Dask scheduler, or start a LocalCluster on this machine.
 
     The first of these wins: ``address``; Dask's config key
-    ``scheduler-address``; a new LocalCluster of worker processes with
-    defaults from ``compute.cluster.*`` (one single-threaded worker per CPU,
-    dashboard on port 8787 or a free one), updated by ``local_cluster_kwargs``.
+    ``scheduler-address``; with ``compute.cluster.job-queue`` set to ``slurm``
+    or ``pbs``, workers as batch jobs through dask-jobqueue, sized by its
+    ``jobqueue.<queue>.*`` keys (:mod:`cluster.jobqueue`); a new LocalCluster
+    of worker processes with defaults from ``compute.cluster.*`` (one
+    single-threaded worker per CPU, dashboard on port 8787 or a free one),
+    updated by ``local_cluster_kwargs``.
     Security for ``tls://`` addresses comes from Dask's config
     (``distributed.comm.tls.*``).
 
@@ -72,20 +85,27 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
     -------
     distributed.Client
         Closing it (or leaving its ``with`` block) also shuts down a
-        LocalCluster that it started.
+        LocalCluster that it started, or cancels the jobs it asked for.
 
     Raises
     ------
     ValueError
         If LocalCluster keyword arguments are given while a scheduler address
-        is given or configured; if the address is ``tls://`` and this client
-        has no certificates (or they name missing files); if the address is
-        ``tcp://`` and this client requires encryption.
+        or a job queue is given or configured; if a job queue lacks
+        ``jobqueue.<queue>.cores`` or ``.memory``; if the address is
+        ``tls://`` and this client has no certificates (or they name missing
+        files); if the address is ``tcp://`` and this client requires
+        encryption.
     OSError
         If the scheduler cannot be reached: the message names its address
         and why (no answer within ``distributed.comm.timeouts.connect``, 15 s
         here; nothing listening; TLS against plain or plain against TLS; a
         certificate from another CA).
+    TimeoutError
+        If a job queue's first jobs do not start their workers within
+        ``compute.cluster.job-wait``.
+    ImportError
+        If a job queue is configured and dask-jobqueue is not installed.
 
     Examples
     --------
@@ -101,12 +121,18 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
     # Checked before any client exists, so a bad value leaves none behind.
     interval = checked_setting("compute.cluster.client-send-interval", "duration")
     address = address or configured_address()
+    queue = None if address is not None else job_queue()
+    if local_cluster_kwargs and (address or queue):
+        where = (
+            f"the scheduler at {address!r}"
+            if address
+            else f"compute.cluster.job-queue = {queue}"
+        )
+        raise ValueError(
+            f"LocalCluster keyword arguments {sorted(local_cluster_kwargs)} "
+            f"cannot be used with {where}"
+        )
     if address is not None:
-        if local_cluster_kwargs:
-            raise ValueError(
-                f"LocalCluster keyword arguments {sorted(local_cluster_kwargs)} "
-                f"cannot be used with the scheduler at {address!r}"
-            )
         client = _send_promptly(_connect_to(address), interval)
         _quiet_abandoned_gathers()
         logger.info(
@@ -114,6 +140,12 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
             address,
             client.dashboard_link,
         )
+        return client
+    if queue is not None:
+        from cluster.jobqueue import job_queue_client
+
+        client = _send_promptly(job_queue_client(queue), interval)
+        _quiet_abandoned_gathers()
         return client
     # A Client given no address starts its own LocalCluster from these
     # keywords and shuts it down when it closes.
@@ -125,7 +157,7 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
         _WORKER_HEARTBEAT,
     ]
     options = {**local_cluster_defaults(), "preload": preload, **local_cluster_kwargs}
-    options["dashboard_address"] = _free_dashboard(options.get("dashboard_address"))
+    options["dashboard_address"] = free_dashboard(options.get("dashboard_address"))
     with dask.config.set(_worker_malloc(options)), warnings.catch_warnings():
         # The port checked free above may be taken by another process before
         # the scheduler binds it; distributed then takes a free port, as we
@@ -202,26 +234,6 @@ def _worker_malloc(options: dict[str, Any]) -> dict[str, Any]:
     if limit is None or limit >= ROOMY_WORKER_BYTES:
         return {}
     return {_TRIM_KEY: _DISTRIBUTED_TRIM}
-
-
-def _free_dashboard(address: Any) -> Any:
-    """``address``, or the same host with a free port if its port is taken.
-
-    distributed would do the same, with a UserWarning on stderr for what is a
-    normal event (a second cluster on this machine); we say it at INFO.
-    """
-    if not isinstance(address, str) or ":" not in address:
-        return address
-    host, _, port = address.rpartition(":")
-    if not port.isdigit() or int(port) == 0:
-        return address
-    with socket.socket() as probe:
-        try:
-            probe.bind((host or "0.0.0.0", int(port)))
-        except OSError:
-            logger.info("port %s is taken; the dashboard uses a free port", port)
-            return f"{host}:0"
-    return address
 
 
 def scheduler_address(client: Client) -> str:

@@ -41,8 +41,10 @@ def stop_local_workers(client: Client) -> None:
     helper thread, and a worker told to close meanwhile would log each task
     it abandons); its nanny, told first that it closes, does not restart it.
     """
+    from distributed import LocalCluster
+
     cluster = client.cluster
-    if cluster is None:
+    if not isinstance(cluster, LocalCluster):  # none, or workers in batch jobs
         return
     for nanny in list(cluster.workers.values()):
         nanny.close_gracefully("interrupted")  # sets its status: no restart

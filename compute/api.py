@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 from dask.delayed import Delayed
 from gmpy2 import mpz
 
-from cluster.connect import configured_address, scheduler_address
+from cluster.connect import cluster_configured, scheduler_address
 from cluster.shared import current_client, shared_client
 from compute.capacity import (
     cluster_memory,
@@ -131,7 +131,7 @@ def _refusal_before_any_cluster(
     A current client or a configured scheduler is not asked: its own
     figures decide once it is reached.
     """
-    if current_client() is not None or configured_address() is not None:
+    if current_client() is not None or cluster_configured():
         return None
     execution = setting("execution")
     here = execution != "cluster" and _passes(check, machine_bytes(), None)

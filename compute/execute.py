@@ -27,7 +27,7 @@ import dask.local
 import dask.threaded
 from dask.delayed import Delayed
 
-from cluster.connect import configured_address, scheduler_address
+from cluster.connect import cluster_configured, scheduler_address
 from cluster.interrupts import in_helper_thread
 from cluster.shared import current_client, note_interrupt, shared_client
 from compute.capacity import in_process_threads
@@ -96,7 +96,7 @@ def runs_in_process(
         return True
     if current_client() is not None:
         return False
-    if execution == "cluster" or configured_address() is not None:
+    if execution == "cluster" or cluster_configured():
         return False
     threshold = (
         setting("in-process-seconds")

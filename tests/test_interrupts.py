@@ -24,7 +24,7 @@ import pytest
 from tests.remote import clean_env, kill_group, start_interruptible
 
 COMPUTE = str(Path(sys.executable).parent / "compute")
-RUNS = 20
+RUNS = 8
 # What must never follow Python's report of the interrupt in a script.
 NOISE = ("Exception ignored", "Task exception", "ERROR", "WARNING", "CommClosedError")
 # Status lines a run may print before it is interrupted.

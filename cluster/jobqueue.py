@@ -1,0 +1,199 @@
+"""Workers as batch jobs: a dask-jobqueue cluster, from Dask's config alone.
+
+With ``compute.cluster.job-queue: slurm`` (or ``pbs``) and no scheduler
+address configured, :func:`cluster.connect` starts the scheduler in this
+process and asks the queue for workers, sized by dask-jobqueue's own keys
+``jobqueue.<queue>.*`` (cores, memory, walltime, queue, account...). What this
+module adds to dask-jobqueue's defaults:
+
+- one single-threaded worker process per core of a job (``processes`` =
+  ``cores`` unless set): gmpy2 holds the GIL between big products, and the
+  memory limit of each worker is then the job's memory per core, the figure
+  that ``compute.memory-factor`` and the spread rules work with;
+- workers retire themselves before the job's walltime (``--lifetime``, a
+  tenth of it early, at most 5 minutes, staggered by half that), so that the
+  queue's kill never cuts a product in half: their results move to other
+  workers and ``adapt`` submits a fresh job;
+- ``adapt`` between ``compute.cluster.minimum-jobs`` and ``maximum-jobs``,
+  and a bounded wait (``compute.cluster.job-wait``) for the first workers;
+- the dashboard on the scheduler's host (``scheduler-options: {host: ...}``)
+  or else on loopback, never on every interface (dask-jobqueue's default),
+  port 8787 or a free one, unless ``scheduler-options`` names its address;
+- closing the client cancels every job (``scancel``/``qdel``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import threading
+from types import ModuleType
+from typing import Any
+
+import dask.config
+from dask.utils import parse_timedelta
+from distributed import Client
+
+from cluster.config import checked_setting, free_dashboard
+
+logger = logging.getLogger(__name__)
+# compute.cluster.job-queue -> dask-jobqueue's class for it.
+CLUSTER_CLASSES = {"slurm": "SLURMCluster", "pbs": "PBSCluster"}
+# The share of a walltime that a worker keeps for retiring, at most 5 minutes.
+RETIRE_SHARE = 0.1
+RETIRE_SECONDS = 300.0
+
+
+_WALLTIME = re.compile(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?")
+
+
+def walltime_seconds(walltime: str, key: str) -> float:
+    """Seconds of a walltime as SLURM and PBS write it.
+
+    ``MM``, ``MM:SS``, ``HH:MM:SS``, ``D-HH``, ``D-HH:MM`` or ``D-HH:MM:SS``.
+
+    Examples
+    --------
+    >>> walltime_seconds("00:30:00", "jobqueue.slurm.walltime")
+    1800.0
+    >>> walltime_seconds("1-02", "jobqueue.slurm.walltime")
+    93600.0
+    """
+    match = _WALLTIME.fullmatch(walltime.strip())
+    if match is None:
+        raise ValueError(
+            f"Dask config {key} = {walltime!r} is not a walltime: expected "
+            "HH:MM:SS, MM:SS, MM or D-HH:MM:SS"
+        )
+    days, first, second, third = (int(g or 0) for g in match.groups())
+    if match[1] is not None:  # D-HH[:MM[:SS]]
+        return float(86400 * days + 3600 * first + 60 * second + third)
+    if match[4] is not None:  # HH:MM:SS
+        return float(3600 * first + 60 * second + third)
+    return float(60 * first + second)  # MM[:SS]
+
+
+def cluster_options(queue: str) -> dict[str, Any]:
+    """Keyword arguments added to ``jobqueue.<queue>.*`` for the cluster class.
+
+    Raises
+    ------
+    ValueError
+        If ``jobqueue.<queue>.cores`` or ``.memory`` is not set: every job
+        needs both, and dask-jobqueue would say so without naming the key.
+    """
+    settings = dask.config.get(f"jobqueue.{queue}", {})
+    missing = [key for key in ("cores", "memory") if not settings.get(key)]
+    if missing:
+        names = " and ".join(f"jobqueue.{queue}.{key}" for key in missing)
+        raise ValueError(
+            f"compute.cluster.job-queue is {queue}, but {names} "
+            f"{'is' if len(missing) == 1 else 'are'} not set: "
+            f"each job needs its cores and memory (for example cores: 8 and "
+            f"memory: 32GiB in a Dask YAML file)"
+        )
+    options: dict[str, Any] = {
+        "processes": settings.get("processes") or settings["cores"]
+    }
+    extra_args = list(settings.get("worker-extra-args") or [])
+    if "--lifetime" not in extra_args and settings.get("walltime"):
+        walltime = walltime_seconds(
+            str(settings["walltime"]), f"jobqueue.{queue}.walltime"
+        )
+        keep = min(RETIRE_SECONDS, RETIRE_SHARE * walltime)
+        # Staggered, so that jobs started together do not all retire at once.
+        options["worker_extra_args"] = [
+            *extra_args,
+            "--lifetime", f"{walltime - keep:.0f}s",
+            "--lifetime-stagger", f"{keep / 2:.0f}s",
+        ]  # fmt: skip
+    scheduler_options = dict(settings.get("scheduler-options") or {})
+    if "dashboard_address" not in scheduler_options:
+        address = checked_setting("compute.cluster.dashboard-address", "text")
+        if scheduler_options.get("host"):  # where the link points
+            address = f"{scheduler_options['host']}:{address.rpartition(':')[2]}"
+        scheduler_options["dashboard_address"] = free_dashboard(address)
+        options["scheduler_options"] = scheduler_options
+    return options
+
+
+class JobQueueClient(Client):
+    """A client that closes the job-queue cluster it was made for: every job
+    is cancelled."""
+
+    def close(self, timeout: Any = None) -> Any:
+        try:
+            return super().close() if timeout is None else super().close(timeout)
+        finally:
+            if self.cluster is not None:
+                self.cluster.close(timeout=30)
+
+
+def _import_dask_jobqueue(queue: str) -> ModuleType:
+    """dask-jobqueue, imported with this process's Ctrl-C handling kept.
+
+    Its SLURM module replaces the SIGINT handler at import with one that
+    exits silently with status 0: a Ctrl-C would then look like success.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    handler = signal.getsignal(signal.SIGINT) if main else None
+    try:
+        import dask_jobqueue
+    except ImportError as error:
+        raise ImportError(
+            f"compute.cluster.job-queue is {queue}: that needs dask-jobqueue "
+            "(pip install 'compute[hpc]')"
+        ) from error
+    finally:
+        if main and handler is not None:
+            signal.signal(signal.SIGINT, handler)
+    return dask_jobqueue
+
+
+def job_queue_client(queue: str) -> Client:
+    """A client of a new job-queue cluster, its first workers started.
+
+    Raises
+    ------
+    ImportError
+        If dask-jobqueue is not installed.
+    TimeoutError
+        If the minimum of jobs has not started its workers within
+        ``compute.cluster.job-wait``; the jobs are cancelled first.
+    """
+    dask_jobqueue = _import_dask_jobqueue(queue)
+    minimum = checked_setting("compute.cluster.minimum-jobs", "count")
+    maximum = checked_setting("compute.cluster.maximum-jobs", "count")
+    if maximum < minimum:
+        raise ValueError(
+            f"Dask config compute.cluster.maximum-jobs = {maximum} is below "
+            f"compute.cluster.minimum-jobs = {minimum}"
+        )
+    wait = parse_timedelta(checked_setting("compute.cluster.job-wait", "duration"))
+    options = cluster_options(queue)
+    cluster = getattr(dask_jobqueue, CLUSTER_CLASSES[queue])(**options)
+
+    client = JobQueueClient(cluster)
+    cluster.adapt(minimum_jobs=minimum, maximum_jobs=maximum)
+    workers = minimum * options["processes"]
+    try:
+        client.wait_for_workers(workers, timeout=wait)
+    except TimeoutError:
+        client.close()
+        raise TimeoutError(
+            f"the {minimum} {queue} job(s) asked for did not start {workers} "
+            f"worker(s) within {wait:g} s (compute.cluster.job-wait); they are "
+            "cancelled. Is the queue busy, or do the jobs fail? See their logs "
+            f"(jobqueue.{queue}.log-directory)"
+        ) from None
+    logger.info(
+        "started %d %s job(s) of %d worker(s) each (adapting up to %d jobs); "
+        "dashboard: %s",
+        minimum,
+        queue,
+        options["processes"],
+        maximum,
+        client.dashboard_link,
+    )
+    return client
