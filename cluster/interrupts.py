@@ -11,13 +11,15 @@ one is ignored, and nothing but its own one line is printed as it stops.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import contextlib
 import logging
 import signal
 import sys
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 _Result = TypeVar("_Result")
@@ -116,3 +118,26 @@ def take_first_interrupt_only() -> None:
     """
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
         signal.signal(signal.SIGINT, _first_interrupt_only)
+
+
+def _drop_cancelled(record: logging.LogRecord) -> bool:
+    """A logging filter: False for a record of a cancelled coroutine."""
+    return not (
+        record.exc_info is not None
+        and isinstance(record.exc_info[1], asyncio.CancelledError)
+    )
+
+
+@contextlib.contextmanager
+def cancellations_unlogged(logger_name: str) -> Iterator[None]:
+    """Within the block, ``logger_name`` drops records of cancelled coroutines.
+
+    For closing something whose pending waits are cancelled on purpose, which
+    distributed would log as ERRORs with a CancelledError traceback.
+    """
+    log = logging.getLogger(logger_name)
+    log.addFilter(_drop_cancelled)
+    try:
+        yield
+    finally:
+        log.removeFilter(_drop_cancelled)

@@ -16,9 +16,13 @@ module adds to dask-jobqueue's defaults:
   workers and ``adapt`` submits a fresh job;
 - ``adapt`` between ``compute.cluster.minimum-jobs`` and ``maximum-jobs``,
   and a bounded wait (``compute.cluster.job-wait``) for the first workers;
-- the dashboard on the scheduler's host (``scheduler-options: {host: ...}``)
-  or else on loopback, never on every interface (dask-jobqueue's default),
-  port 8787 or a free one, unless ``scheduler-options`` names its address;
+- the dashboard on the scheduler's host (``scheduler-options`` ``host`` or
+  ``interface``, or ``jobqueue.<queue>.interface``) or else on loopback, never
+  on every interface (dask-jobqueue's default), port 8787 or a free one,
+  unless ``scheduler-options`` names its address;
+- with ``distributed.comm.require-encryption`` (a ``python -m cluster certs``
+  config), the scheduler and the workers on ``tls://``: the workers read the
+  certificates from the same config, which their jobs inherit;
 - closing the client cancels every job (``scancel``/``qdel``).
 """
 
@@ -28,14 +32,17 @@ import logging
 import re
 import signal
 import threading
+import time
 from types import ModuleType
 from typing import Any
 
 import dask.config
 from dask.utils import parse_timedelta
-from distributed import Client
+from distributed import Adaptive, Client, Status
+from distributed.security import Security
 
 from cluster.config import checked_setting, free_dashboard
+from cluster.interrupts import cancellations_unlogged
 
 logger = logging.getLogger(__name__)
 # compute.cluster.job-queue -> dask-jobqueue's class for it.
@@ -43,6 +50,8 @@ CLUSTER_CLASSES = {"slurm": "SLURMCluster", "pbs": "PBSCluster"}
 # The share of a walltime that a worker keeps for retiring, at most 5 minutes.
 RETIRE_SHARE = 0.1
 RETIRE_SECONDS = 300.0
+# How often the wait for the first workers looks for a refused job.
+_POLL_SECONDS = 1.0
 
 
 _WALLTIME = re.compile(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?")
@@ -111,23 +120,106 @@ def cluster_options(queue: str) -> dict[str, Any]:
     scheduler_options = dict(settings.get("scheduler-options") or {})
     if "dashboard_address" not in scheduler_options:
         address = checked_setting("compute.cluster.dashboard-address", "text")
-        if scheduler_options.get("host"):  # where the link points
-            address = f"{scheduler_options['host']}:{address.rpartition(':')[2]}"
+        host = _scheduler_host(scheduler_options, settings.get("interface"))
+        if host:  # where the link points
+            address = f"{host}:{address.rpartition(':')[2]}"
         scheduler_options["dashboard_address"] = free_dashboard(address)
+    security = Security()  # distributed.comm.tls.*, as `python -m cluster certs`
+    if security.require_encryption and not settings.get("protocol"):
+        # Workers take tls:// from the scheduler's address and read the same
+        # certificates from the config their jobs inherit (DASK_CONFIG):
+        # given them, dask-jobqueue would write inline keys to files.
+        scheduler_options.setdefault("protocol", "tls://")
+        scheduler_options.setdefault("security", security)
+    if scheduler_options != (settings.get("scheduler-options") or {}):
         options["scheduler_options"] = scheduler_options
     return options
+
+
+def _scheduler_host(options: dict[str, Any], interface: str | None) -> str | None:
+    """The address the scheduler listens on, if the settings name it."""
+    from distributed.utils import get_ip_interface
+
+    if options.get("host"):
+        return str(options["host"])
+    interface = options.get("interface") or interface
+    return get_ip_interface(interface) if interface else None
 
 
 class JobQueueClient(Client):
     """A client that closes the job-queue cluster it was made for: every job
     is cancelled."""
 
+    adaptive: Adaptive | None = None  # the cluster's, once adapting
+
     def close(self, timeout: Any = None) -> Any:
+        if self.adaptive is not None:
+            self.adaptive.stop()  # no more jobs, refused or not
         try:
             return super().close() if timeout is None else super().close(timeout)
         finally:
-            if self.cluster is not None:
-                self.cluster.close(timeout=30)
+            cluster = self.cluster
+            if cluster is not None and cluster.status not in _CLOSED:
+                _settle_unjoined_jobs(cluster)
+                # The scheduler runs in this process; closing it cancels the
+                # streams of workers still retiring, which it logs as ERRORs.
+                with cancellations_unlogged("distributed.scheduler"):
+                    cluster.close(timeout=30)
+
+
+_CLOSED = (Status.closing, Status.closed)
+
+
+def _settle_unjoined_jobs(cluster: Any) -> None:
+    """Cancel the jobs whose workers never joined, and mark them so.
+
+    SpecCluster's close asserts that every job it made has closed or failed,
+    but dask-jobqueue's close of a job only cancels it: a job refused by the
+    queue (never submitted) or still queued would fail that assertion.
+    """
+    joined = [
+        str(w["name"]) for w in cluster.scheduler_info.get("workers", {}).values()
+    ]
+    for name, job in list(cluster.workers.items()):
+        if job.status == Status.created:  # refused: nothing to cancel
+            job.status = Status.failed
+        elif not any(w == name or w.startswith(f"{name}-") for w in joined):
+            cluster.sync(job.close)  # scancel / qdel of a queued job
+            job.status = Status.closed
+        else:
+            continue
+        del cluster.workers[name]
+
+
+class _QueueRefusals(logging.Filter):
+    """Takes the queue's refusals of a job out of tornado's log (a filter).
+
+    dask-jobqueue submits jobs from a callback, and a refused ``sbatch`` or
+    ``qsub`` ends up as an ERROR with a traceback from tornado. Each refusal is
+    kept here, with the queue's own words; once the cluster has started, it is
+    logged as one WARNING line instead.
+    """
+
+    def __init__(self, queue: str) -> None:
+        super().__init__()
+        self.queue = queue
+        self.refusals: list[str] = []
+        self.started = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        text = str(error)
+        if not isinstance(error, RuntimeError) or _REFUSED not in text:
+            return True
+        said = text.partition("stderr:")[2].strip() or text
+        self.refusals.append("; ".join(said.splitlines()))
+        if self.started:
+            logger.warning("the %s queue refused a job: %s", self.queue, said)
+        return False
+
+
+# How dask-jobqueue words a submission command that failed.
+_REFUSED = "Command exited with non-zero exit code"
 
 
 def _import_dask_jobqueue(queue: str) -> ModuleType:
@@ -158,6 +250,9 @@ def job_queue_client(queue: str) -> Client:
     ------
     ImportError
         If dask-jobqueue is not installed.
+    RuntimeError
+        If the queue refuses a job (``sbatch`` or ``qsub`` fails): the
+        message gives the queue's own words.
     TimeoutError
         If the minimum of jobs has not started its workers within
         ``compute.cluster.job-wait``; the jobs are cancelled first.
@@ -174,19 +269,33 @@ def job_queue_client(queue: str) -> Client:
     options = cluster_options(queue)
     cluster = getattr(dask_jobqueue, CLUSTER_CLASSES[queue])(**options)
 
+    refusals = _QueueRefusals(queue)
+    logging.getLogger("tornado.application").addFilter(refusals)
     client = JobQueueClient(cluster)
-    cluster.adapt(minimum_jobs=minimum, maximum_jobs=maximum)
+    client.adaptive = cluster.adapt(minimum_jobs=minimum, maximum_jobs=maximum)
     workers = minimum * options["processes"]
-    try:
-        client.wait_for_workers(workers, timeout=wait)
-    except TimeoutError:
+    deadline = time.monotonic() + wait
+    while True:
+        if refusals.refusals:
+            client.close()
+            raise RuntimeError(
+                f"the {queue} queue refused the job: {refusals.refusals[0]} "
+                f"(see jobqueue.{queue}.* in Dask's config)"
+            )
+        try:
+            client.wait_for_workers(workers, timeout=_POLL_SECONDS)
+            break
+        except TimeoutError:
+            if time.monotonic() < deadline:
+                continue
         client.close()
         raise TimeoutError(
             f"the {minimum} {queue} job(s) asked for did not start {workers} "
             f"worker(s) within {wait:g} s (compute.cluster.job-wait); they are "
             "cancelled. Is the queue busy, or do the jobs fail? See their logs "
             f"(jobqueue.{queue}.log-directory)"
-        ) from None
+        )
+    refusals.started = True
     logger.info(
         "started %d %s job(s) of %d worker(s) each (adapting up to %d jobs); "
         "dashboard: %s",

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import contextlib
-import logging
 import os
 import signal
 import sys
@@ -13,7 +11,11 @@ import threading
 from typing import TYPE_CHECKING
 
 from cluster.connect import connect
-from cluster.interrupts import ended_by_interrupt, quiet_for_exit
+from cluster.interrupts import (
+    cancellations_unlogged,
+    ended_by_interrupt,
+    quiet_for_exit,
+)
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -76,20 +78,8 @@ def close_shared() -> None:
     # The scheduler was lost (its link cut, say): closing cancels the client's
     # attempt to reconnect, which distributed would log as an ERROR with a
     # CancelledError traceback after our own clear ConnectionError.
-    reconnect_log = logging.getLogger("distributed.client")
-    reconnect_log.addFilter(_drop_cancelled)
-    try:
+    with cancellations_unlogged("distributed.client"):
         client.close(timeout=10)
-    finally:
-        reconnect_log.removeFilter(_drop_cancelled)
-
-
-def _drop_cancelled(record: logging.LogRecord) -> bool:
-    """A logging filter: False for a record of a cancelled coroutine."""
-    return not (
-        record.exc_info is not None
-        and isinstance(record.exc_info[1], asyncio.CancelledError)
-    )
 
 
 def current_client() -> Client | None:

@@ -15,7 +15,6 @@ module would replace the name on the package.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -42,11 +41,6 @@ if TYPE_CHECKING:
     from compute.decimal_conversion import decimal_chunks, to_decimal
     from compute.output import digit_count
     from compute.result_file import read_result, write_result
-
-try:
-    __version__ = version("compute")
-except PackageNotFoundError:  # run from a source tree that was never installed
-    __version__ = "0+unknown"
 
 # Each public name, and the module that defines it.
 _HOMES = {
@@ -99,8 +93,24 @@ __all__ = [
 ]
 
 
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("compute")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
-    """A public name, imported from its module on first use (PEP 562)."""
+    """A public name, imported from its module on first use (PEP 562).
+
+    ``__version__`` too: reading the installed metadata imports the email
+    package, 20-50 ms in which a Ctrl-C would reach no handler of ours.
+    """
+    if name == "__version__":
+        globals()[name] = _installed_version()
+        return globals()[name]
     try:
         home = _HOMES[name]
     except KeyError:

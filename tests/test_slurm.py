@@ -48,6 +48,14 @@ ONE_N = """
     assert value == gmpy2.fac(5 * 10**7)
     print("exact: 5e7! on", len({task["worker"] for task in stream.data}), "workers")
 """
+ADDRESSES = """
+    from distributed import get_client
+    client = get_client()
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    schemes = [a.split(":")[0] for a in [client.scheduler.address, *workers]]
+    print(*schemes)
+    print(client.dashboard_link)
+"""
 # Factorials one after another until the test writes the stop file.
 UNTIL_STOPPED = """
     runs = 0
@@ -172,6 +180,24 @@ def test_cancelled_jobs_and_jobs_at_their_walltime_are_replaced(cluster, tmp_pat
     assert_nothing_left(cluster, tmp_path)
 
 
+def test_with_tls_certificates_the_jobs_speak_tls(cluster, tmp_path):
+    env = user_env(cluster, tmp_path, **{"local-directory": str(tmp_path / "w")})
+    certs = tmp_path / "tls"
+    made = subprocess.run(
+        [sys.executable, "-m", "cluster", "certs", str(certs),
+         "--host", cluster.client_host.address],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    (certs / "hpc.yaml").write_text((Path(env["DASK_CONFIG"]) / "hpc.yaml").read_text())
+    env["DASK_CONFIG"] = str(certs)
+    stdout, _ = finish(start_script(cluster, tmp_path, ADDRESSES, env))
+    protocols, link = stdout.splitlines()[-2:]
+    assert protocols == "tls tls tls", stdout
+    assert link.startswith(f"https://{cluster.client_host.address}:"), link
+    assert_nothing_left(cluster, tmp_path)
+
+
 def test_ctrl_c_of_the_script_cancels_every_job(cluster, tmp_path):
     env = user_env(cluster, tmp_path, **{"local-directory": str(tmp_path / "w")})
     user = start_script(cluster, tmp_path, ONE_N, env)
@@ -203,3 +229,42 @@ def test_without_cores_or_memory_the_error_names_the_key(cluster, tmp_path):
         "and memory: 32GiB in a Dask YAML file)"
     )
     assert cluster.jobs() == []
+
+
+def run_seed(cluster: slurm.Slurm, env: dict) -> subprocess.CompletedProcess:
+    return cluster.network.run(
+        cluster.client_host,
+        [sys.executable, "-c", "import compute; compute.factorial_many([5310])"],
+        env,
+        120,
+    )
+
+
+def test_a_job_the_queue_refuses_is_named_with_the_queues_words(cluster, tmp_path):
+    env = user_env(cluster, tmp_path, memory="100GiB")
+    finished = run_seed(cluster, env)
+    assert finished.returncode == 1
+    assert finished.stderr.splitlines()[-1] == (
+        "RuntimeError: the slurm queue refused the job: sbatch: error: Memory "
+        "specification can not be satisfied; sbatch: error: Batch job submission "
+        "failed: Requested node configuration is not available (see jobqueue.slurm.* "
+        "in Dask's config)"
+    )
+    assert "ERROR" not in finished.stderr
+    assert cluster.jobs() == []
+
+
+def test_jobs_the_queue_does_not_start_are_cancelled_after_the_wait(cluster, tmp_path):
+    # Three jobs of one core on two nodes of one core: the third stays pending.
+    env = user_env(cluster, tmp_path)
+    (Path(env["DASK_CONFIG"]) / "wait.yaml").write_text(
+        "compute:\n  cluster:\n    minimum-jobs: 3\n    job-wait: 5s\n"
+    )
+    finished = run_seed(cluster, env)
+    assert finished.returncode == 1
+    assert finished.stderr.splitlines()[-1] == (
+        "TimeoutError: the 3 slurm job(s) asked for did not start 3 worker(s) "
+        "within 5 s (compute.cluster.job-wait); they are cancelled. Is the queue "
+        "busy, or do the jobs fail? See their logs (jobqueue.slurm.log-directory)"
+    )
+    assert_nothing_left(cluster, tmp_path)
