@@ -24,7 +24,7 @@ import pytest
 from tests.remote import clean_env, kill_group, start_interruptible
 
 COMPUTE = str(Path(sys.executable).parent / "compute")
-RUNS = 8
+RUNS = 5
 # What must never follow Python's report of the interrupt in a script.
 NOISE = ("Exception ignored", "Task exception", "ERROR", "WARNING", "CommClosedError")
 # Status lines a run may print before it is interrupted.
@@ -114,7 +114,7 @@ def test_ctrl_c_at_random_moments_prints_one_line(tmp_path, signals):
         assert lines[-1] == "compute: interrupted", context
         assert all(line.startswith(STATUS_PREFIXES) for line in lines[:-1]), context
         assert seconds < 2, f"{context}\nexited {seconds:.2f} s after Ctrl-C"
-    assert interrupted >= RUNS * 3 // 4, f"only {interrupted} of {RUNS} interrupted"
+    assert interrupted >= RUNS - 1, f"only {interrupted} of {RUNS} interrupted"
 
 
 def readme_chunked_snippet() -> str:
@@ -157,7 +157,7 @@ def test_ctrl_c_of_a_script_prints_only_its_traceback(tmp_path, signals):
         for noise in NOISE:
             assert noise not in stderr, context + stderr
         assert seconds < 2, f"{context}exited {seconds:.2f} s after Ctrl-C"
-    assert interrupted >= RUNS * 3 // 4, f"only {interrupted} of {RUNS} interrupted"
+    assert interrupted >= RUNS - 1, f"only {interrupted} of {RUNS} interrupted"
 
 
 def test_a_background_parent_ignoring_sigint_does_not_deafen_the_child(tmp_path):

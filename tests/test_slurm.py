@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from tests import slurm
-from tests.remote import clean_env, default_sigint
+from tests.remote import clean_env, default_sigint, kill_group
 
 NOISE = ("Traceback", "ERROR", "WARNING", "Exception")
 SCRIPT = """
@@ -56,14 +56,18 @@ ADDRESSES = """
     print(*schemes)
     print(client.dashboard_link)
 """
-# Factorials one after another until the test writes the stop file.
-UNTIL_STOPPED = """
+# 5e7!, then 2e7! over and over until the test writes the stop file.
+UNTIL_STOPPED = (
+    ONE_N
+    + """
+    expected = gmpy2.fac(2 * 10**7)
     runs = 0
     while not os.path.exists(sys.argv[1]):
-        assert compute.factorial(2 * 10**7) == gmpy2.fac(2 * 10**7)
+        assert compute.factorial(2 * 10**7) == expected
         runs += 1
     print("exact:", runs, "runs of 2e7!")
 """
+)
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +78,22 @@ def cluster(available) -> Iterator[slurm.Slurm]:
         pytest.fail(str(reason), pytrace=False)
     with slurm.slurm(2) as running:
         yield running
+
+
+# The scripts the current test started.
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def cleanup(cluster) -> Iterator[None]:
+    """After each test, its scripts killed and every job cancelled.
+
+    A failed test would otherwise leave jobs for the next one to find.
+    """
+    yield
+    while _STARTED:
+        kill_group(_STARTED.pop())
+    cluster.command("scancel", "--user", "root")  # this SLURM runs only ours
 
 
 def user_env(cluster: slurm.Slurm, folder: Path, **jobqueue: object) -> dict:
@@ -89,11 +109,13 @@ def user_env(cluster: slurm.Slurm, folder: Path, **jobqueue: object) -> dict:
 def start_script(cluster, folder: Path, body: str, env: dict, *args: str):
     script = folder / "user.py"
     script.write_text(SCRIPT.format(body=body.strip()))
-    return cluster.network.start(
+    process = cluster.network.start(
         cluster.client_host, [sys.executable, str(script), *args], env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=default_sigint,
     )  # fmt: skip
+    _STARTED.append(process)
+    return process
 
 
 def wait_until(condition, seconds: float, what: str) -> None:
@@ -134,18 +156,13 @@ def test_batches_run_exact_on_job_started_workers(cluster, tmp_path):
     assert_nothing_left(cluster, tmp_path)
 
 
-def test_one_n_spreads_over_the_job_started_workers(cluster, tmp_path):
-    env = user_env(cluster, tmp_path, **{"local-directory": str(tmp_path / "w")})
-    stdout, _ = finish(start_script(cluster, tmp_path, ONE_N, env))
-    assert stdout.splitlines()[-1] == "exact: 5e7! on 2 workers"
-    assert_nothing_left(cluster, tmp_path)
-
-
-def test_cancelled_jobs_and_jobs_at_their_walltime_are_replaced(cluster, tmp_path):
-    # Factorials one after another, exact each time, while one job is
-    # cancelled mid-factorial and the other reaches its walltime of one
+def test_one_n_spreads_over_the_jobs_that_are_cancelled_or_reach_walltime(
+    cluster, tmp_path
+):
+    # 5e7! over the two jobs' workers, then 2e7! over and over while one job
+    # is cancelled mid-factorial and the other reaches its walltime of one
     # minute: its worker retires before it (--lifetime 54 s, staggered by
-    # 3 s), and adapt starts new jobs for both.
+    # 3 s). adapt replaces both jobs; every result is exact.
     env = user_env(
         cluster, tmp_path,
         walltime="00:01:00", **{"local-directory": str(tmp_path / "w")},
@@ -155,17 +172,17 @@ def test_cancelled_jobs_and_jobs_at_their_walltime_are_replaced(cluster, tmp_pat
     assert user.stdout.readline() == "ready\n", user.stderr.read()[-3000:]
     first = {job for job, state, _ in cluster.jobs() if state == "RUNNING"}
     assert len(first) == 2, cluster.jobs()
-    cancelled, kept = sorted(first, key=int)
-    time.sleep(3)  # into a factorial: each takes about 10 s here
+    cancelled = min(first, key=int)
 
     def running() -> set[str]:
         return {job for job, state, _ in cluster.jobs() if state == "RUNNING"}
 
+    spread = user.stdout.readline().split()
+    assert spread == ["exact:", "5e7!", "on", "2", "workers"], spread
+    time.sleep(3)  # into a 2e7!: about 8 s each here
     cluster.command("scancel", cancelled)
     wait_until(
-        lambda: len(running() - first) == 1 and kept in running(),
-        50,
-        "a job replacing the cancelled one, before the other's walltime",
+        lambda: len(running() - first) >= 1, 60, "a job replacing the cancelled one"
     )
     wait_until(
         lambda: len(running()) == 2 and not running() & first,
@@ -176,7 +193,7 @@ def test_cancelled_jobs_and_jobs_at_their_walltime_are_replaced(cluster, tmp_pat
     stop.touch()  # the factorial under way ends on the new jobs
     stdout, _ = finish(user)
     runs = int(stdout.split()[1])
-    assert runs >= 3, stdout
+    assert runs >= 1, stdout
     assert_nothing_left(cluster, tmp_path)
 
 
