@@ -40,6 +40,7 @@ import psutil
 from benchmarks.scaling import spread_costs
 from compute.cost import factorial_bits, factorial_seconds
 from compute.plan import batch_seconds
+from compute.tasks import stage_of
 from tests import netns
 from tests.remote import clean_env
 
@@ -296,7 +297,7 @@ def _where_time_goes(stream: list[dict], workers: int, wall: float) -> dict:
     transfer_seconds = 0.0
     first, last = math.inf, -math.inf
     for task in stream:
-        stage = str(task["key"]).rsplit("-", 2)[0]
+        stage = stage_of(task["key"]) or str(task["key"])
         for span in task["startstops"]:
             seconds = span["stop"] - span["start"]
             first, last = min(first, span["start"]), max(last, span["stop"])

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import ParamSpec, TypeVar
 
+import dask.system
 import gmpy2
 import numpy as np
 from gmpy2 import mpz
@@ -642,7 +643,7 @@ def square_multiply_shift(form: SquareForm, shift: int, threads: int = 2) -> mpz
     release_free_heap()
     square = root * root
     del root
-    if threads < 2 or square.bit_length() < THREADED_MULTIPLY_BITS:
+    if threads < 2 or _one_core() or square.bit_length() < THREADED_MULTIPLY_BITS:
         product = square * odd
         del square
         return product << shift
@@ -730,6 +731,8 @@ def range_piece(low: int, high: int, piece: int, pieces: int) -> mpz:
 def multiply(a: mpz, b: mpz, threads: int = 2) -> mpz:
     """``a * b``; very large products are split across two threads.
 
+    Not on a process with one core (:func:`_one_core`).
+
     With ``b = b_hi * 2**k + b_lo``, the two partial products ``a*b_hi`` and
     ``a*b_lo`` run in parallel threads (the GIL is released by gmpy2), which
     takes about 0.75x the time of one ``a*b`` on two cores. It also holds
@@ -738,7 +741,7 @@ def multiply(a: mpz, b: mpz, threads: int = 2) -> mpz:
     """
     if a.bit_length() < b.bit_length():
         a, b = b, a
-    if threads < 2 or b.bit_length() < THREADED_MULTIPLY_BITS:
+    if threads < 2 or _one_core() or b.bit_length() < THREADED_MULTIPLY_BITS:
         return a * b
     half = b.bit_length() // 2
     high, low = _times_halves(b >> half, gmpy2.f_mod_2exp(b, half), a)
@@ -751,6 +754,15 @@ def _times_halves(high: mpz, low: mpz, factor: mpz) -> tuple[mpz, mpz]:
         functools.partial(operator.mul, high, factor),
         functools.partial(operator.mul, low, factor),
     )
+
+
+def _one_core() -> bool:
+    """Whether this process has one core (Dask's count: affinity, cgroup quota).
+
+    Two threads there take turns: the two halves then cost their extra
+    work (about 1.5x one product's) with no second core to pay for it.
+    """
+    return dask.system.CPU_COUNT < 2
 
 
 def _in_two_threads(

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from dask.callbacks import Callback
 
 from compute.cost import multiply_seconds, product_seconds
+from compute.tasks import stage_of
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -40,13 +41,6 @@ REDRAW_SECONDS = 0.1
 # A cluster's scheduler is asked this often: each answer is a round trip.
 ASK_SECONDS = 0.3
 WIDTH = 40
-
-
-def _stage(key: object) -> str:
-    """The stage of a ``<stage>-<label>-<token>`` key (''  for others)."""
-    text = key if isinstance(key, str) else str(key)
-    parts = text.rsplit("-", 2)
-    return parts[0] if len(parts) == 3 else ""
 
 
 def _dependencies(graph: Mapping[Any, Any]) -> dict[Any, list[Any]]:
@@ -103,7 +97,7 @@ def task_weights(
         below = sorted((bits[d] for d in dependencies[key]), reverse=True)
         if not below:
             weights[key] = product_seconds(bits[key]) if bits[key] else 0.0
-        elif _stage(key) in MULTIPLY_STAGES and len(below) >= 2:
+        elif stage_of(key) in MULTIPLY_STAGES and len(below) >= 2:
             weights[key] = multiply_seconds(below[0], sum(below[1:]))
         else:
             weights[key] = LINEAR_SECONDS_PER_BIT * bits[key]

@@ -40,6 +40,20 @@ def _key(stage: str, label: int, function: Callable, args: tuple) -> str:
     return f"{_prefix(stage, label)}-{token}"
 
 
+def stage_of(key: object) -> str:
+    """The stage of a ``<stage>-<label>-<token>`` key ('' for other keys).
+
+    Examples
+    --------
+    >>> stage_of("part-product-100000000-4f2a")
+    'part-product'
+    >>> stage_of("finalize-abc")
+    ''
+    """
+    parts = (key if isinstance(key, str) else str(key)).rsplit("-", 2)
+    return parts[0] if len(parts) == 3 else ""
+
+
 def task(stage: str, label: int, function: Callable, *args: object) -> Delayed:
     """``function(*args)`` as one pure delayed task keyed by stage and label."""
     key = _key(stage, label, function, args)

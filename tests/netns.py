@@ -20,6 +20,7 @@ hand: a scheduler and two workers, each on its own host, until Ctrl-C.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import signal
@@ -87,10 +88,14 @@ class Host:
     address: str
     link: str  # the veth end on the bridge, in this namespace
     cpu: cpu_share.CpuShare | None = None
+    cpus: str | None = None  # the CPUs its processes may run on (taskset -c)
 
     def command(self, args: Sequence[str]) -> list[str]:
-        """``args`` run inside this host's namespace (and its cgroup, joined first)."""
+        """``args`` run inside this host's namespace (and its cgroup, joined
+        first, and its CPUs)."""
         inside = ["ip", "netns", "exec", self.namespace, *args]
+        if self.cpus is not None:
+            inside = ["taskset", "-c", self.cpus, *inside]
         return inside if self.cpu is None else self.cpu.command(inside)
 
 
@@ -234,6 +239,19 @@ def _limit(device: str, rate: str, namespace: str | None = None) -> None:
     )  # fmt: skip
 
 
+def _cpus_of(number: int, cores: float) -> str:
+    """The CPUs of host ``number`` with ``cores`` cores: ``taskset -c`` form.
+
+    A host of one core runs one thing at a time, and its processes count one
+    core (``dask.system.CPU_COUNT`` reads their affinity; the cgroup quota is
+    not visible inside the namespace's own /sys). Hosts take the CPUs of this
+    machine in turn.
+    """
+    machine = os.cpu_count() or 1
+    count = min(machine, max(1, math.ceil(cores)))
+    return ",".join(str((number * count + k) % machine) for k in range(count))
+
+
 def dilated_rate(rate: str, dilation: float) -> str:
     """``rate`` (tc's units: ``1gbit``, ``100mbit``...) divided by ``dilation``."""
     match = re.fullmatch(r"(\d+(?:\.\d+)?)([kmg]?)bit", rate)
@@ -254,7 +272,8 @@ def hosts(
 
     With ``rate`` each link runs at ``rate / dilation``; with ``cores`` each
     host's processes together get ``cores / dilation`` of a core
-    (:mod:`tests.cpu_share`). Measured seconds over ``dilation`` are then
+    (:mod:`tests.cpu_share`) and run on ``ceil(cores)`` CPUs of this machine
+    (:func:`_cpus_of`). Measured seconds over ``dilation`` are then
     the seconds of hosts with ``cores`` cores and ``rate`` links.
     """
     check_available()
@@ -274,7 +293,10 @@ def hosts(
             cpu = (
                 None if cores is None else cpu_share.create(namespace, cores / dilation)
             )
-            network.hosts.append(Host(namespace, f"{subnet}.{number + 1}", link, cpu))
+            network.hosts.append(
+                Host(namespace, f"{subnet}.{number + 1}", link, cpu,
+                     None if cores is None else _cpus_of(number, cores))
+            )  # fmt: skip
             _ip("link", "add", link, "type", "veth", "peer", "name", "eth0",
                 "netns", namespace)  # fmt: skip
             _ip("link", "set", link, "master", bridge)
