@@ -27,6 +27,12 @@ COMPUTE = str(Path(sys.executable).parent / "compute")
 RUNS = 5
 # What must never follow Python's report of the interrupt in a script.
 NOISE = ("Exception ignored", "Task exception", "ERROR", "WARNING", "CommClosedError")
+# How CPython ends a traceback print cut short by a second KeyboardInterrupt.
+CUT_SHORT = (
+    "object type name: KeyboardInterrupt\n"
+    "object repr     : KeyboardInterrupt()\n"
+    "lost sys.stderr\n"
+)
 # Status lines a run may print before it is interrupted.
 STATUS_PREFIXES = ("compute: started a local Dask cluster", "computed 1 factorial")
 
@@ -149,11 +155,16 @@ def test_ctrl_c_of_a_script_prints_only_its_traceback(tmp_path, signals):
         # starting the cluster, CPython 3.11 sometimes exits 1 instead.
         assert code in (-signal.SIGINT, 1), context + stderr
         assert stderr.startswith("Traceback (most recent call last):"), stderr
-        assert stderr.endswith("KeyboardInterrupt\n"), context + stderr
-        # One report (chained, when the interrupt hit an import's own handling
-        # of an exception): nothing printed by an exit handler, a worker or
-        # distributed's logging.
-        assert stderr.count("KeyboardInterrupt") == 1, context + stderr
+        # A second Ctrl-C while CPython itself prints the first one's traceback
+        # makes it abandon the print with a dump (CUT_SHORT). Only taking over
+        # the script's SIGINT handler could prevent that, which would break
+        # scripts and notebooks that catch KeyboardInterrupt.
+        if not (signals == 2 and stderr.endswith(CUT_SHORT)):
+            assert stderr.endswith("KeyboardInterrupt\n"), context + stderr
+            # One report (chained, when the interrupt hit an import's own
+            # handling of an exception): nothing printed by an exit handler,
+            # a worker or distributed's logging.
+            assert stderr.count("KeyboardInterrupt") == 1, context + stderr
         for noise in NOISE:
             assert noise not in stderr, context + stderr
         assert seconds < 2, f"{context}exited {seconds:.2f} s after Ctrl-C"
