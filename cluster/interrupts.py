@@ -121,23 +121,28 @@ def take_first_interrupt_only() -> None:
 
 
 def _drop_cancelled(record: logging.LogRecord) -> bool:
-    """A logging filter: False for a record of a cancelled coroutine."""
+    """A logging filter: False for a record of a cancelled coroutine or of a
+    connection closed under a pending send (distributed's CommClosedError)."""
+    error = record.exc_info[1] if record.exc_info else None
     return not (
-        record.exc_info is not None
-        and isinstance(record.exc_info[1], asyncio.CancelledError)
+        isinstance(error, asyncio.CancelledError)
+        or type(error).__name__ == "CommClosedError"
     )
 
 
 @contextlib.contextmanager
-def cancellations_unlogged(logger_name: str) -> Iterator[None]:
-    """Within the block, ``logger_name`` drops records of cancelled coroutines.
+def cancellations_unlogged(*logger_names: str) -> Iterator[None]:
+    """Within the block, these loggers drop records of cancelled waits.
 
-    For closing something whose pending waits are cancelled on purpose, which
-    distributed would log as ERRORs with a CancelledError traceback.
+    For closing something whose pending waits and sends are cut off on
+    purpose, which distributed would log with a traceback (a CancelledError
+    or CommClosedError).
     """
-    log = logging.getLogger(logger_name)
-    log.addFilter(_drop_cancelled)
+    logs = [logging.getLogger(name) for name in logger_names]
+    for log in logs:
+        log.addFilter(_drop_cancelled)
     try:
         yield
     finally:
-        log.removeFilter(_drop_cancelled)
+        for log in logs:
+            log.removeFilter(_drop_cancelled)

@@ -152,19 +152,24 @@ class JobQueueClient(Client):
 
     adaptive: Adaptive | None = None  # the cluster's, once adapting
 
+    refusals: logging.Filter | None = None  # on tornado's log while it runs
+
     def close(self, timeout: Any = None) -> Any:
         if self.adaptive is not None:
             self.adaptive.stop()  # no more jobs, refused or not
-        try:
-            return super().close() if timeout is None else super().close(timeout)
-        finally:
-            cluster = self.cluster
-            if cluster is not None and cluster.status not in _CLOSED:
-                _settle_unjoined_jobs(cluster)
-                # The scheduler runs in this process; closing it cancels the
-                # streams of workers still retiring, which it logs as ERRORs.
-                with cancellations_unlogged("distributed.scheduler"):
+        # The scheduler runs in this process: closing it and this client cuts
+        # off the streams of workers still retiring and its own stream to this
+        # client, which distributed logs with tracebacks.
+        with cancellations_unlogged("distributed.scheduler", "distributed.batched"):
+            try:
+                return super().close() if timeout is None else super().close(timeout)
+            finally:
+                cluster = self.cluster
+                if cluster is not None and cluster.status not in _CLOSED:
+                    _settle_unjoined_jobs(cluster)
                     cluster.close(timeout=30)
+                if self.refusals is not None:
+                    logging.getLogger("tornado.application").removeFilter(self.refusals)
 
 
 _CLOSED = (Status.closing, Status.closed)
@@ -272,6 +277,7 @@ def job_queue_client(queue: str) -> Client:
     refusals = _QueueRefusals(queue)
     logging.getLogger("tornado.application").addFilter(refusals)
     client = JobQueueClient(cluster)
+    client.refusals = refusals
     client.adaptive = cluster.adapt(minimum_jobs=minimum, maximum_jobs=maximum)
     workers = minimum * options["processes"]
     deadline = time.monotonic() + wait
