@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv browser slurm demo test lint format bench bench-huge bench-scale cluster-sim hpc-sim clean
+.PHONY: venv browser slurm demo docs test lint format bench bench-huge bench-scale cluster-sim hpc-sim clean
 
 # COMPUTE_TEST_NETNS=0 leaves out the network-namespace tests (they need root),
 # the SLURM ones among them.
@@ -65,8 +65,13 @@ slurm:
 demo: $(STAMP)
 	$(BIN)/python examples/seed_factorials.py
 
-## test: lint (ruff, mypy), format check and the whole suite
-test: lint browser slurm $(STAMP)
+## docs: the docs site, offline, warnings as errors; open docs/_build/html/index.html
+docs: $(STAMP)
+	rm -rf docs/reference/generated
+	$(BIN)/sphinx-build -W -n -q -b html docs docs/_build/html
+
+## test: lint (ruff, mypy), format check, the docs and the whole suite
+test: lint docs browser slurm $(STAMP)
 	$(BIN)/python -m pytest $(NETNS_TESTS)
 
 ## bench: ours against the anchors, interleaved; writes benchmarks/results/ (~15 min)
@@ -106,4 +111,4 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info build
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info build docs/_build docs/reference/generated

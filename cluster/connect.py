@@ -66,7 +66,7 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
     The first of these wins: ``address``; Dask's config key
     ``scheduler-address``; with ``compute.cluster.job-queue`` set to ``slurm``
     or ``pbs``, workers as batch jobs through dask-jobqueue, sized by its
-    ``jobqueue.<queue>.*`` keys (:mod:`cluster.jobqueue`); a new LocalCluster
+    ``jobqueue.<queue>.*`` keys (``cluster/jobqueue.py``); a new LocalCluster
     of worker processes with defaults from ``compute.cluster.*`` (one
     single-threaded worker per CPU, dashboard on port 8787 or a free one),
     updated by ``local_cluster_kwargs``.
@@ -237,7 +237,26 @@ def _worker_malloc(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def scheduler_address(client: Client) -> str:
-    """The address of ``client``'s scheduler, as the client dialled it."""
+    """The address of ``client``'s scheduler, as the client dialled it.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        Any client.
+
+    Returns
+    -------
+    str
+        Its scheduler's address (``tcp://127.0.0.1:8786``), or
+        ``"an unknown scheduler"`` when the client has none.
+
+    Examples
+    --------
+    >>> import cluster
+    >>> with cluster.connect(processes=False, n_workers=1) as client:
+    ...     cluster.scheduler_address(client).startswith("inproc://")
+    True
+    """
     scheduler = client.scheduler
     address = None if scheduler is None else scheduler.address
     return address or "an unknown scheduler"

@@ -21,6 +21,17 @@ def show_status_lines(stream: TextIO | None = None, prefix: str = "") -> None:
     Only our loggers get the handler, so distributed's own INFO lines stay
     quiet. Calling it again does not add a second handler.
 
+    Parameters
+    ----------
+    stream : file-like, optional
+        Where the lines go; standard error by default.
+    prefix : str, optional
+        Put before each line (the command line uses ``"compute: "``).
+
+    Returns
+    -------
+    None
+
     Examples
     --------
     >>> import io

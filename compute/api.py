@@ -289,7 +289,7 @@ def run_products(
 
 
 def factorial(n: int, *, client: Client | None = None) -> mpz:
-    """Exact ``n!`` computed on a Dask cluster.
+    """Exact ``n!`` as a ``gmpy2.mpz``, computed where the config says.
 
     Parameters
     ----------
@@ -388,6 +388,19 @@ def factorial_chunked(n: int, *, client: Client | None = None) -> ChunkedInteger
         If ``n`` is not an integer.
     ValueError
         If ``n`` is negative, or ``n!`` cannot fit in the cluster.
+
+    Returns
+    -------
+    ChunkedInteger
+        ``n!`` as chunks on the workers of ``client``.
+
+    Examples
+    --------
+    >>> import cluster, compute, gmpy2
+    >>> with cluster.connect(processes=False, n_workers=1) as client:
+    ...     value = compute.factorial_chunked(3000, client=client)
+    ...     value.to_mpz() == gmpy2.fac(3000)
+    True
     """
     value = as_count(n)
     check_fits_here([value], positions=False, spread=True)

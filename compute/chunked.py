@@ -58,11 +58,19 @@ class ChunkedInteger:
     client : distributed.Client
         The client that holds the futures.
 
-    Notes
-    -----
-    With a distributed ``client``, ``ChunkedInteger.scatter(gmpy2.fac(1000),
-    client=client)`` squared (``x * x``) gives back ``gmpy2.fac(1000) ** 2``
-    from ``.to_mpz()`` (tests/test_distributed.py).
+    Raises
+    ------
+    ValueError
+        If ``chunk_bits`` is not a positive multiple of 64.
+
+    Examples
+    --------
+    >>> import cluster, gmpy2
+    >>> from compute import ChunkedInteger
+    >>> with cluster.connect(processes=False, n_workers=1) as client:
+    ...     x = ChunkedInteger.scatter(gmpy2.fac(1000), client=client)
+    ...     (x * x).to_mpz() == gmpy2.fac(1000) ** 2
+    True
     """
 
     def __init__(
@@ -124,7 +132,7 @@ class ChunkedInteger:
             Same client and chunk size.
         ways : int, optional
             Toom-k's k; by default from the cluster's worker threads
-            (:func:`compute.distributed.ways_for`).
+            (``ways_for`` of the Toom graph).
         """
         if not isinstance(other, ChunkedInteger):
             raise TypeError(

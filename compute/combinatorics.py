@@ -237,7 +237,7 @@ def primorial(n: int, *, client: Client | None = None) -> mpz:
 
 
 def double_factorial(n: int, *, client: Client | None = None) -> mpz:
-    """``n!! = n (n-2) (n-4) ...``, down to 1 or 2.
+    """The double factorial ``n!!``: the product of n, n-2, n-4, down to 1 or 2.
 
     Parameters
     ----------
@@ -268,7 +268,7 @@ def double_factorial(n: int, *, client: Client | None = None) -> mpz:
 
 
 def falling_factorial(n: int, k: int, *, client: Client | None = None) -> mpz:
-    """``n (n-1) ... (n-k+1)``: the number of ordered choices of k of n items.
+    """The falling factorial ``n!/(n-k)!``: the ordered choices of k of n items.
 
     Parameters
     ----------
@@ -301,7 +301,27 @@ def falling_factorial(n: int, k: int, *, client: Client | None = None) -> mpz:
 def binomial_delayed(n: int, k: int) -> Delayed:
     """The graph of :func:`binomial` as a :class:`dask.delayed.Delayed`.
 
-    Checked and planned as :func:`compute.factorial_delayed` is.
+    Checked and planned as :func:`compute.factorial_delayed` is: bad input
+    raises at once, before any task runs.
+
+    Parameters
+    ----------
+    n, k : int
+        As for :func:`binomial`.
+
+    Returns
+    -------
+    dask.delayed.Delayed
+        A graph whose ``.compute()`` on any Dask scheduler gives
+        the value of :func:`binomial` ``(n, k)``
+        as a ``gmpy2.mpz``.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` or ``k`` is not an integer.
+    ValueError
+        If ``n`` or ``k`` is negative, or the value cannot fit in memory.
 
     Examples
     --------
@@ -315,6 +335,28 @@ def binomial_delayed(n: int, k: int) -> Delayed:
 def multinomial_delayed(ks: Iterable[int]) -> Delayed:
     """The graph of :func:`multinomial` as a :class:`dask.delayed.Delayed`.
 
+    Checked and planned as :func:`compute.factorial_delayed` is: bad input
+    raises at once, before any task runs.
+
+    Parameters
+    ----------
+    ks : iterable of int
+        As for :func:`multinomial`.
+
+    Returns
+    -------
+    dask.delayed.Delayed
+        A graph whose ``.compute()`` on any Dask scheduler gives
+        the value of :func:`multinomial` ``(ks)``
+        as a ``gmpy2.mpz``.
+
+    Raises
+    ------
+    TypeError
+        If a ``k`` is not an integer.
+    ValueError
+        If a ``k`` is negative, or the value cannot fit in memory.
+
     Examples
     --------
     >>> import compute
@@ -326,6 +368,28 @@ def multinomial_delayed(ks: Iterable[int]) -> Delayed:
 
 def primorial_delayed(n: int) -> Delayed:
     """The graph of :func:`primorial` as a :class:`dask.delayed.Delayed`.
+
+    Checked and planned as :func:`compute.factorial_delayed` is: bad input
+    raises at once, before any task runs.
+
+    Parameters
+    ----------
+    n : int
+        As for :func:`primorial`.
+
+    Returns
+    -------
+    dask.delayed.Delayed
+        A graph whose ``.compute()`` on any Dask scheduler gives
+        the value of :func:`primorial` ``(n)``
+        as a ``gmpy2.mpz``.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` is not an integer.
+    ValueError
+        If ``n`` is negative, or the value cannot fit in memory.
 
     Examples
     --------
@@ -339,6 +403,28 @@ def primorial_delayed(n: int) -> Delayed:
 def double_factorial_delayed(n: int) -> Delayed:
     """The graph of :func:`double_factorial` as a :class:`dask.delayed.Delayed`.
 
+    Checked and planned as :func:`compute.factorial_delayed` is: bad input
+    raises at once, before any task runs.
+
+    Parameters
+    ----------
+    n : int
+        As for :func:`double_factorial`.
+
+    Returns
+    -------
+    dask.delayed.Delayed
+        A graph whose ``.compute()`` on any Dask scheduler gives
+        the value of :func:`double_factorial` ``(n)``
+        as a ``gmpy2.mpz``.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` is not an integer.
+    ValueError
+        If ``n`` is negative, or the value cannot fit in memory.
+
     Examples
     --------
     >>> import compute
@@ -350,6 +436,28 @@ def double_factorial_delayed(n: int) -> Delayed:
 
 def falling_factorial_delayed(n: int, k: int) -> Delayed:
     """The graph of :func:`falling_factorial` as a :class:`dask.delayed.Delayed`.
+
+    Checked and planned as :func:`compute.factorial_delayed` is: bad input
+    raises at once, before any task runs.
+
+    Parameters
+    ----------
+    n, k : int
+        As for :func:`falling_factorial`.
+
+    Returns
+    -------
+    dask.delayed.Delayed
+        A graph whose ``.compute()`` on any Dask scheduler gives
+        the value of :func:`falling_factorial` ``(n, k)``
+        as a ``gmpy2.mpz``.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` or ``k`` is not an integer.
+    ValueError
+        If ``n`` or ``k`` is negative, or the value cannot fit in memory.
 
     Examples
     --------

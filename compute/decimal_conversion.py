@@ -335,6 +335,16 @@ def to_decimal(value: int, *, client: Client | None = None) -> str:
     client : distributed.Client, optional
         As for :func:`decimal_chunks`.
 
+    Returns
+    -------
+    str
+        The decimal digits, with a leading ``-`` for a negative value.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an integer.
+
     Examples
     --------
     >>> to_decimal(-(10**30))

@@ -50,6 +50,13 @@ def digit_count(value: int) -> int:
     value : int or gmpy2.mpz
         Any integer.
 
+    Returns
+    -------
+    int
+        The digit count, exact, computed from a logarithm without
+        converting the value (an exact comparison settles the rare value
+        within rounding of a power of ten).
+
     Raises
     ------
     TypeError

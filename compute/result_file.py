@@ -278,6 +278,11 @@ def read_result(path: str | os.PathLike[str], *, format: str = "dec") -> mpz:
     format : {"dec", "hex", "bin"}
         The format it was written in.
 
+    Returns
+    -------
+    gmpy2.mpz
+        The value.
+
     Raises
     ------
     ValueError

@@ -7,6 +7,8 @@ import pytest
 from distributed import Client, LocalCluster
 from distributed.diagnostics.plugin import SchedulerPlugin
 
+from tests.browser import browser  # noqa: F401 (a fixture for the browser tests)
+
 
 class GraphCounter(SchedulerPlugin):
     """Counts graphs submitted to the scheduler, to prove nothing was sent."""

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import gmpy2
-import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 
 import compute
 
@@ -30,31 +26,6 @@ for (const doc of (window.Bokeh ? Bokeh.documents : [])) {
 }
 return Array.from(names);
 """
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium = shutil.which("chromium")
-    driver_path = shutil.which("chromedriver")
-    assert chromium and driver_path, "install Debian's chromium and chromium-driver"
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
 
 
 def test_status_page_shows_stage_names_during_a_large_factorial(client, browser):

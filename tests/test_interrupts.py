@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.docs_pages import page, python_snippets
 from tests.remote import clean_env, kill_group, start_interruptible
 
 COMPUTE = str(Path(sys.executable).parent / "compute")
@@ -123,10 +123,10 @@ def test_ctrl_c_at_random_moments_prints_one_line(tmp_path, signals):
     assert interrupted >= RUNS - 1, f"only {interrupted} of {RUNS} interrupted"
 
 
-def readme_chunked_snippet() -> str:
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    snippets = re.findall(r"^```python\n(.*?)^```", readme, re.M | re.S)
-    [snippet] = [text for text in snippets if "factorial_chunked" in text]
+def chunked_guide_snippet() -> str:
+    [snippet] = [
+        s for s in python_snippets(page("guide/chunked")) if "factorial_chunked" in s
+    ]
     return snippet
 
 
@@ -134,7 +134,7 @@ def readme_chunked_snippet() -> str:
 @pytest.mark.parametrize("signals", [1, 2])
 def test_ctrl_c_of_a_script_prints_only_its_traceback(tmp_path, signals):
     script = tmp_path / "chunked.py"
-    script.write_text(readme_chunked_snippet())
+    script.write_text(chunked_guide_snippet())
     env = clean_env(tmp_path, DASK_COMPUTE__CLUSTER__DASHBOARD_ADDRESS="127.0.0.1:0")
     seed = random.randrange(2**32)
     print(f"seed {seed}")

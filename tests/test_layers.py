@@ -12,8 +12,7 @@ PACKAGES = ("compute", "cluster")
 
 def readme_order() -> list[str]:
     """Module names, top layer first, from the README's "How it works" section."""
-    text = (REPO / "README.md").read_text()
-    section = text.split("\n## How it works\n", 1)[1].split("\n## ", 1)[0]
+    section = (REPO / "docs" / "explanation" / "how-it-works.md").read_text()
     paths = re.findall(r"^\d+\. `((?:compute|cluster)/\w+\.py)`", section, re.M)
     return [path.removesuffix(".py").replace("/", ".") for path in paths]
 

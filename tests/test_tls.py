@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from cluster.certs import create_certificates
+from tests.docs_pages import page, shell_block
 from tests.remote import (
     clean_env,
     kill_group,
@@ -233,18 +234,16 @@ def test_an_address_without_a_scheme_to_a_tls_scheduler_is_explained(tls, tmp_pa
     )
 
 
-def readme_tls_commands() -> list[str]:
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    section = readme.split("### A secured cluster (TLS)", 1)[1]
-    block = section.split("```sh\nexport DASK_CONFIG", 1)[1].split("```", 1)[0]
-    return [line for line in block.splitlines() if line.startswith("dask ")]
+def tls_guide_commands() -> list[str]:
+    block = shell_block(page("deploy/tls"), "export DASK_CONFIG")
+    return [line for line in block if line.startswith("dask ")]
 
 
-def test_the_readme_tls_scheduler_binds_only_its_host_and_serves_https(tmp_path):
-    """The README's TLS scheduler command, as written but for host and ports."""
+def test_the_guide_tls_scheduler_binds_only_its_host_and_serves_https(tmp_path):
+    """The TLS guide's scheduler command, as written but for host and ports."""
     certs = create_certificates(tmp_path / "certs", ["127.0.0.12"])
     env = clean_env(tmp_path, DASK_CONFIG=str(certs))
-    [scheduler_line] = [c for c in readme_tls_commands() if c.startswith("dask sch")]
+    [scheduler_line] = [c for c in tls_guide_commands() if c.startswith("dask sch")]
     port, dashboard = free_port("127.0.0.12"), free_port("127.0.0.12")
     command = (
         scheduler_line.replace("10.0.0.5:8787", f"10.0.0.5:{dashboard}")

@@ -1,21 +1,21 @@
-"""Every Python snippet in the README runs as written, as a script, cleanly."""
+"""Every Python snippet of the README and the docs runs as written, as a script,
+cleanly; so does the command-line guide's block."""
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.docs_pages import all_python_snippets, page, shell_block
 from tests.remote import clean_env, run_in_group, run_watched
 
-README = Path(__file__).parent.parent / "README.md"
-SNIPPETS = re.findall(r"^```python\n(.*?)^```", README.read_text(), re.M | re.S)
+SNIPPETS = all_python_snippets()
 
 
-def test_the_readme_has_snippets():
-    assert len(SNIPPETS) >= 3
+def test_the_docs_have_snippets():
+    assert len(SNIPPETS) >= 5
 
 
 @pytest.mark.parametrize("snippet", SNIPPETS, ids=range(len(SNIPPETS)))
@@ -30,10 +30,9 @@ def test_a_snippet_runs_as_a_script_with_empty_stderr(snippet, tmp_path):
 
 
 def command_line_block() -> list[str]:
-    """The commands of the README's first shell block under "Command line"."""
-    section = README.read_text().split("\n## Command line\n", 1)[1]
-    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
-    return [line.split("  #")[0].strip() for line in block.splitlines() if line]
+    """The commands of the command-line guide's first shell block."""
+    block = shell_block(page("guide/command-line"), "compute factorial")
+    return [line.split("  #")[0].strip() for line in block if line]
 
 
 def test_the_command_line_block_runs_as_written(tmp_path):
