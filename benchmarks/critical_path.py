@@ -36,12 +36,12 @@ from distributed import Semaphore, as_completed
 
 from benchmarks.scaling import spread_costs
 from cluster.connect import ROOMY_WORKER_BYTES, connect
-from compute import kernels
 from compute.capacity import cluster_memory
-from compute.distributed import ChunkedGraph
 from compute.graph import batch_graph
+from compute.kernels import multiplying
 from compute.plan import plan_batch
 from compute.toom import join_chunks
+from compute.toom_graph import ChunkedGraph
 
 N = 5 * 10**7
 CORES = os.cpu_count() or 1
@@ -60,7 +60,7 @@ def _timed(
     **kwargs: object,
 ) -> object:
     """``func(*args, **kwargs)`` alone on a core, timed under ``name``."""
-    kernels.THREADED_MULTIPLY_BITS = sys.maxsize  # one thread per product
+    multiplying.THREADED_MULTIPLY_BITS = sys.maxsize  # one thread per product
     if not cores.acquire(timeout=WAIT_SECONDS):
         raise TimeoutError(f"{name} found no free core in {WAIT_SECONDS} s")
     start = time.perf_counter()

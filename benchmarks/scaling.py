@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from compute import distributed
+from compute import toom_graph
 from compute.cost import factorial_bits, factorial_seconds, multiply_seconds
 
 
@@ -93,14 +93,14 @@ def spread_level_costs(
     """``(work, critical_path)`` of one tree level of distributed products.
 
     With ``chunk_bits``, parts are whole chunks as the graph cuts them
-    (``compute.distributed.part_chunks``); else exact ``1/ways`` shares.
+    (``compute.toom_graph.part_chunks``); else exact ``1/ways`` shares.
     """
     points = 2 * ways - 1
     part_bits = operand_bits / ways
     if chunk_bits is not None:
         filled = operand_bits / chunk_bits
-        part = distributed.part_chunks(filled, ways)
-        part_bits = distributed.largest_part(filled, ways, part) * chunk_bits
+        part = toom_graph.part_chunks(filled, ways)
+        part_bits = toom_graph.largest_part(filled, ways, part) * chunk_bits
     part = (
         multiply_seconds(part_bits, part_bits)
         + 2 * ASSEMBLY_SECONDS_PER_BIT * part_bits  # assemble both operands

@@ -1,4 +1,4 @@
-"""One product, and one n, spread over workers (compute.distributed).
+"""One product, and one n, spread over workers (compute.toom_graph).
 
 - A distributed product of two 100 Mbit numbers on 2 and 4 single-thread
   workers against one gmpy2 multiply in this process, pair by pair: the

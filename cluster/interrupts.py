@@ -25,16 +25,17 @@ from typing import Any, TypeVar
 _Result = TypeVar("_Result")
 
 
-def in_helper_thread(
+def started_in_thread(
     function: Callable[..., _Result], *args: Any, sigint_blocked: bool = False
-) -> _Result:
-    """``function(*args)`` in a daemon thread, waited on so Ctrl-C gets through.
+) -> Callable[[], _Result]:
+    """Start ``function(*args)`` in a daemon thread; return the wait for it.
 
-    The calling thread stays free to raise KeyboardInterrupt at once (a long
-    call in the main thread would hold off Python's signal handling); the
-    abandoned thread does not hold up the exit. Its exception is raised
-    here. With ``sigint_blocked`` the thread, and every thread and process
-    it starts, has SIGINT blocked.
+    The wait joins the thread in short steps, so that a Ctrl-C reaches a
+    waiting main thread at once (a long call in the main thread would hold
+    off Python's signal handling), then returns the result or raises the
+    thread's exception. An abandoned thread does not hold up the exit. With
+    ``sigint_blocked`` the thread, and every thread and process it starts,
+    has SIGINT blocked.
     """
     outcome: list[tuple[bool, Any]] = []
 
@@ -48,12 +49,24 @@ def in_helper_thread(
 
     helper = threading.Thread(target=target, daemon=True)
     helper.start()
-    while helper.is_alive():
-        helper.join(0.05)
-    succeeded, value = outcome[0]
-    if not succeeded:
-        raise value
-    return value
+
+    def wait() -> _Result:
+        while helper.is_alive():
+            helper.join(0.05)
+        succeeded, value = outcome[0]
+        if not succeeded:
+            raise value
+        return value
+
+    return wait
+
+
+def in_helper_thread(
+    function: Callable[..., _Result], *args: Any, sigint_blocked: bool = False
+) -> _Result:
+    """``function(*args)`` in a daemon thread, waited on so Ctrl-C gets through
+    (see :func:`started_in_thread`)."""
+    return started_in_thread(function, *args, sigint_blocked=sigint_blocked)()
 
 
 def quiet_for_exit() -> None:

@@ -4,7 +4,7 @@ A value too large for one worker (``10**9!`` has 3.56 GB) lives as
 limb-aligned chunks, lowest first, spread over the workers:
 ``value = sum(chunk[i] * 2**(i * chunk_bits))``, each chunk a ``gmpy2.mpz``
 in ``[0, 2**chunk_bits)``. Products of chunked values are distributed
-multiplications (:mod:`compute.distributed`) that take the chunks directly.
+multiplications (:mod:`compute.toom_graph`) that take the chunks directly.
 The caller sees the whole value only when it asks: :meth:`to_mpz` receives
 one chunk at a time into one buffer, and :meth:`encoded` streams ``bin`` or
 ``hex`` text without ever holding the value.
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import gmpy2
 from gmpy2 import mpz
 
-from compute import distributed, toom
+from compute import toom, toom_graph
 from compute.output import digit_count, leading_digits
 from compute.tasks import TaskGraph
 from compute.validate import as_integer
@@ -89,7 +89,7 @@ class ChunkedInteger:
         self._bits: int | None = None
 
     @classmethod
-    def submit(cls, output: distributed.ChunkedGraph, client: Client) -> ChunkedInteger:
+    def submit(cls, output: toom_graph.ChunkedGraph, client: Client) -> ChunkedInteger:
         """The chunks of a graph's value, submitted to ``client``'s cluster."""
         futures = client.get(output.graph.tasks, output.keys, sync=False)
         return cls(futures, output.chunk_bits, client)
@@ -102,8 +102,8 @@ class ChunkedInteger:
         number = mpz(as_integer(value))
         if number < 0:
             raise ValueError(f"ChunkedInteger holds non-negative integers, got {value}")
-        bits = chunk_bits or distributed.default_chunk_bits()
-        count = distributed.chunk_count(number.bit_length(), bits)
+        bits = chunk_bits or toom_graph.default_chunk_bits()
+        count = toom_graph.chunk_count(number.bit_length(), bits)
         pieces = toom.to_chunks(number, bits, count)
         from compute import wire
 
@@ -145,12 +145,12 @@ class ChunkedInteger:
             )
         if ways is None:
             threads = sum(self.client.nthreads().values())
-            ways = distributed.ways_for(threads)
+            ways = toom_graph.ways_for(threads)
         graph = TaskGraph()
-        chunks = distributed.product(
+        chunks = toom_graph.product(
             graph, self.chunks, other.chunks, self.chunk_bits, ways, 0
         )
-        output = distributed.ChunkedGraph(graph, chunks, self.chunk_bits)
+        output = toom_graph.ChunkedGraph(graph, chunks, self.chunk_bits)
         return ChunkedInteger.submit(output, self.client)
 
     def __mul__(self, other: ChunkedInteger) -> ChunkedInteger:
@@ -234,7 +234,7 @@ class ChunkedInteger:
         so the cluster's memory goes down as this process's goes up.
         """
         width = self.chunk_bits // 8
-        used = distributed.chunk_count(self.bit_length(), self.chunk_bits)
+        used = toom_graph.chunk_count(self.bit_length(), self.chunk_bits)
         buffer = bytearray(used * width)
         for index, chunk in enumerate(self._fetch(range(used))):
             buffer[index * width : (index + 1) * width] = chunk.to_bytes(

@@ -35,25 +35,26 @@ from cluster import connect, scheduler_address
 from cluster.interrupts import quiet_for_exit, take_first_interrupt_only
 from cluster.shared import stop_local_workers
 from cluster.status import show_status_lines
-from compute.api import (
-    check_products_here,
-    factorial_chunked,
-    factorial_refusal,
-    factorials_run_here,
-    product_refusal,
-    run_batch,
-    run_products,
-)
+from compute.admission import check_fits_here
 from compute.chunked import ChunkedInteger
 from compute.combinatorics import digit_count_of, requested_product
 from compute.config import setting
 from compute.cost import factorial_seconds
 from compute.decimal_conversion import decimal_chunks
+from compute.engine import (
+    check_products_here,
+    factorial_refusal,
+    factorials_run_here,
+    product_refusal,
+    run_batch,
+    run_chunked_factorial,
+    run_products,
+)
 from compute.factorial_digits import factorial_digit_count
 from compute.output import describe_factorial, describe_value
 from compute.plan import batch_seconds, products_seconds
 from compute.result_file import FORMATS, check_output, write_result
-from compute.validate import as_count, as_counts, check_fits_here, shown_integer
+from compute.validate import as_count, as_counts, shown_integer
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -482,7 +483,7 @@ def _write_chunked(
     request: _Request, n: int, client: Client | None, status: TextIO
 ) -> None:
     start = time.perf_counter()
-    value = factorial_chunked(n, client=client).wait()
+    value = run_chunked_factorial(n, client).wait()
     print(
         f"computed 1 factorial in {time.perf_counter() - start:.3f} s on "
         f"{scheduler_address(value.client)}, held in {len(value)} chunks",

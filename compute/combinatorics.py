@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING
 from dask.delayed import Delayed
 from gmpy2 import mpz
 
-from compute.api import check_products_here, run_products
-from compute.distributed import whole
+from compute.engine import check_products_here, run_products
 from compute.graph import products_graph
 from compute.output import digit_count
 from compute.plan import plan_products
@@ -27,6 +26,7 @@ from compute.products import (
     multinomial_product,
     primorial_product,
 )
+from compute.toom_graph import whole
 from compute.validate import as_count, as_counts, as_pairs
 
 if TYPE_CHECKING:

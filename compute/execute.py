@@ -32,9 +32,9 @@ from cluster.interrupts import in_helper_thread
 from cluster.shared import current_client, note_interrupt, shared_client
 from compute.capacity import in_process_threads
 from compute.config import setting
-from compute.distributed import ChunkedGraph, Output
 from compute.kernels import releasing_gil
 from compute.progress import cluster_progress, local_progress
+from compute.toom_graph import ChunkedGraph, Output
 
 if TYPE_CHECKING:
     from distributed import Client, Future

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 from dask.delayed import Delayed
 
-from compute import distributed, kernels, toom
-from compute.distributed import ChunkedGraph, Output
+from compute import kernels, toom, toom_graph
 from compute.plan import SmallBatch, Split, Walk
 from compute.products import Product
 from compute.tasks import TaskGraph, task_of_values
 from compute.tasks import task as _task
+from compute.toom_graph import ChunkedGraph, Output
 
 # A spread value is given this share more chunks than its estimated bits
 # (kernels.piece_bits: within 0.2% for pieces of 2e7!, exact up to 4e6).
@@ -118,7 +118,7 @@ def split_graph(split: Split) -> Output:
 
 
 # A spread value: its chunks, and the bits its value is estimated to fill.
-_Sized = tuple[distributed.Chunks, float]
+_Sized = tuple[toom_graph.Chunks, float]
 
 
 def _spread_top(split: Split, level: list[Delayed]) -> ChunkedGraph:
@@ -145,16 +145,14 @@ def _spread_top(split: Split, level: list[Delayed]) -> ChunkedGraph:
     for index, (value, value_bits) in enumerate(zip(level, bits, strict=True)):
         shift = low_shift if index == 0 else 0
         estimate = value_bits * (1 + SPREAD_SLACK) + shift + 64
-        count = distributed.chunk_count(estimate, chunk_bits)
+        count = toom_graph.chunk_count(estimate, chunk_bits)
         reference = graph.include(value)
-        chunks = distributed.chunks_of(
-            graph, reference, chunk_bits, count, label, shift
-        )
+        chunks = toom_graph.chunks_of(graph, reference, chunk_bits, count, label, shift)
         values.append((chunks, value_bits + shift))
     for ways in reversed(spread.ways):
         # The whole value's size is known to a bit: the top keeps no slack.
         keep = (
-            distributed.chunk_count(odd_bits + low_shift + 64, chunk_bits)
+            toom_graph.chunk_count(odd_bits + low_shift + 64, chunk_bits)
             if len(values) == 2
             else None
         )
@@ -182,7 +180,7 @@ def _sized_product(
     keep: int | None,
 ) -> _Sized:
     """A distributed product of two spread values, Toom's parts cut by their bits."""
-    chunks = distributed.product(
+    chunks = toom_graph.product(
         graph,
         a[0],
         b[0],

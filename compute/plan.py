@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import dask.utils
 
-from compute import distributed
+from compute import toom_graph
 from compute.capacity import in_process_threads, machine_bytes
 from compute.config import setting
 from compute.cost import (
@@ -110,14 +110,14 @@ def spread_for(
         )
         if not (too_big or idle):
             break
-        k = distributed.ways_for(max(1, threads // products_at_level))
+        k = toom_graph.ways_for(max(1, threads // products_at_level))
         if too_big:
-            k = max(k, distributed.ways_to_fit(level_bytes, worker_bytes, factor))
+            k = max(k, toom_graph.ways_to_fit(level_bytes, worker_bytes, factor))
         ways.append(k)
         level_bytes, products_at_level = level_bytes / 2, products_at_level * 2
     if not ways:
         return None
-    return Spread(tuple(ways), distributed.default_chunk_bits())
+    return Spread(tuple(ways), toom_graph.default_chunk_bits())
 
 
 def _lean_heap_threshold() -> int | None:

@@ -3,7 +3,7 @@
 A value is held as *chunks*: ``x = sum(x[i] * 2**(i*C))`` with every ``x[i]``
 in ``[0, 2**C)`` and ``C`` a multiple of 64 bits (whole GMP limbs), lowest
 chunk first. Each function here is one task of the graph that
-:mod:`compute.distributed` builds; none holds more than a few chunks except
+:mod:`compute.toom_graph` builds; none holds more than a few chunks except
 :func:`part_product`, which holds one part product.
 
 Toom-k on ``a * b``: both operands are cut into k parts of ``g`` chunks, read

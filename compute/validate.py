@@ -9,22 +9,12 @@ numbers. ``True`` and ``False`` count as 1 and 0, exactly as
 
 from __future__ import annotations
 
-import math
 import numbers
 import operator
 import reprlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from gmpy2 import mpz
-
-from compute.capacity import machine_bytes
-from compute.cost import (
-    factorial_bytes,
-    lean_working_bytes,
-    needs_lean,
-    spread_bytes,
-    working_bytes,
-)
 
 _SHOWN_DIGITS = 40
 
@@ -52,16 +42,17 @@ class _ShortRepr(reprlib.Repr):
         return shown_integer(x)
 
 
-_short_repr = _ShortRepr()
-_short_repr.maxstring = 40
-_short_repr.maxother = 40
+short_repr = _ShortRepr()
+short_repr.maxstring = 40
+short_repr.maxother = 40
 
 
 def _describe(value: object) -> str:
-    return f"{type(value).__name__} {_short_repr.repr(value)}"
+    return f"{type(value).__name__} {short_repr.repr(value)}"
 
 
-def _where(position: int | None, name: str = "n") -> str:
+def subject_of(position: int | None, name: str = "n") -> str:
+    """``"n"``, or ``"n at position 3"`` in a batch."""
     return name if position is None else f"{name} at position {position}"
 
 
@@ -116,10 +107,11 @@ def as_count(
     ...
     ValueError: n = -5 must be non-negative: factorial is not defined for ...
     """
-    n = as_integer(value, _where(position, name))
+    subject = subject_of(position, name)
+    n = as_integer(value, subject)
     if n < 0:
         raise ValueError(
-            f"{_where(position, name)} = {_short_repr.repr(n)} must be non-negative: "
+            f"{subject} = {short_repr.repr(n)} must be non-negative: "
             f"{function} is not defined for negative values"
         )
     return n
@@ -180,136 +172,3 @@ def as_pairs(pairs: object, function: str) -> list[tuple[int, int]]:
             )
         )
     return checked
-
-
-def format_bytes(size: float) -> str:
-    """``size`` in decimal units, three significant digits (``'28.5 GB'``)."""
-    if math.isinf(size):
-        return "an astronomical number of bytes"
-    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
-        if size < 1000:
-            return f"{size:.3g} {unit}"
-        size /= 1000
-    return f"{size:.3g} EB"
-
-
-def check_fits(
-    ns: list[int],
-    worker_bytes: float,
-    client_bytes: float,
-    where: str,
-    positions: bool = True,
-    cluster_bytes: float | None = None,
-    lean: bool = False,
-) -> None:
-    """Refuse the batch if a result cannot fit in memory, before any work.
-
-    Parameters
-    ----------
-    ns : list of int
-        Validated, non-negative values.
-    worker_bytes : float
-        Memory available to the worker that finishes the largest factorial.
-    client_bytes : float
-        Memory available to this process, which receives every result.
-    where : str
-        Describes the cluster in the error message.
-    positions : bool
-        Name the position of the offending n (for batches).
-    cluster_bytes : float, optional
-        Memory of all the workers together, when a result too large for one
-        worker may be spread over them (:func:`compute.cost.spread_bytes`).
-    lean : bool
-        A result too large for two-thread products may be computed lean
-        (:func:`compute.cost.lean_working_bytes`), as in this process.
-
-    Raises
-    ------
-    ValueError
-        If ``memory-factor`` times the largest result exceeds ``worker_bytes``
-        (and it cannot be spread), or the results together exceed
-        ``client_bytes``.
-    """
-    sizes = [
-        (
-            n,
-            f"{_where(position if positions else None)} = {_short_repr.repr(n)}",
-            "its factorial",
-            factorial_bytes(n),
-        )
-        for position, n in enumerate(ns)
-    ]
-    check_sizes(sizes, worker_bytes, client_bytes, where, cluster_bytes, lean)
-
-
-def check_sizes(
-    sizes: Sequence[tuple[object, str, str, float]],
-    worker_bytes: float,
-    client_bytes: float,
-    where: str,
-    cluster_bytes: float | None = None,
-    lean: bool = False,
-) -> None:
-    """Refuse results that cannot fit in memory, before any work.
-
-    Parameters
-    ----------
-    sizes : list of (key, subject, noun, bytes)
-        Each result: a key (equal keys count once towards the total), what it
-        is (``"n = 5"``), how to refer to its value (``"its factorial"``) and
-        its estimated size.
-    worker_bytes, client_bytes, where, cluster_bytes, lean
-        As for :func:`check_fits`.
-
-    Raises
-    ------
-    ValueError
-        As for :func:`check_fits`, naming the subject.
-    """
-    if not sizes:
-        return
-    _, subject, noun, largest = max(sizes, key=lambda size: size[3])
-    need = working_bytes(largest)
-    if lean and needs_lean(largest, worker_bytes):
-        need = lean_working_bytes(largest)
-    spread_need = ""
-    # Spreading over one worker gains nothing: it needs two or more.
-    if need > worker_bytes and cluster_bytes and cluster_bytes > 1.5 * worker_bytes:
-        per_worker, in_all = spread_bytes(largest, worker_bytes / cluster_bytes)
-        if per_worker <= worker_bytes and in_all <= cluster_bytes:
-            need = 0.0  # spread over the workers
-        spread_need = (
-            f" on one worker, or {format_bytes(per_worker)} per worker spread "
-            "over the cluster's workers"
-        )
-    if need > worker_bytes:
-        raise ValueError(
-            f"{subject} is too large: {noun} has about "
-            f"{format_bytes(largest)} and needs about "
-            f"{format_bytes(need)}{spread_need or ' to compute'}, but {where} offers "
-            f"{format_bytes(worker_bytes)} per worker"
-        )
-    if largest > client_bytes:
-        raise ValueError(
-            f"{subject} is too large: {noun} has about {format_bytes(largest)}, "
-            f"more than this process can hold ({format_bytes(client_bytes)})"
-        )
-    total = sum({size[0]: size[3] for size in sizes}.values())
-    if total > client_bytes:
-        raise ValueError(
-            f"the results together need about {format_bytes(total)}, more "
-            f"than this process can hold ({format_bytes(client_bytes)})"
-        )
-
-
-def check_fits_here(
-    ns: list[int], positions: bool = True, spread: bool = False
-) -> None:
-    """:func:`check_fits` against this machine's memory, for work done here.
-
-    With ``spread``, only what this process must hold to receive the
-    results is checked: a result too large for one worker may be spread
-    over a cluster's workers, checked once the cluster is known.
-    """
-    memory = machine_bytes()
-    check_fits(ns, math.inf if spread else memory, memory, "this machine", positions)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from compute.admission import format_bytes
 from compute.capacity import machine_bytes
-from compute.validate import format_bytes
 from tests.expected import summary_line
 from tests.remote import clean_env, run_in_group
 

@@ -16,7 +16,7 @@ from distributed import Client, LocalCluster
 from gmpy2 import mpz
 
 import compute
-from compute import distributed, toom
+from compute import toom, toom_graph
 from compute.result_file import write_result
 from compute.tasks import TaskGraph
 
@@ -40,21 +40,21 @@ def _product_here(
     Each operand gets ``room`` chunks beyond those its value fills.
     """
     graph = TaskGraph()
-    chunks_a = distributed.chunks_of(
+    chunks_a = toom_graph.chunks_of(
         graph,
         a,
         CHUNK_BITS,
-        distributed.chunk_count(a.bit_length(), CHUNK_BITS) + room,
+        toom_graph.chunk_count(a.bit_length(), CHUNK_BITS) + room,
         0,
     )
-    chunks_b = distributed.chunks_of(
+    chunks_b = toom_graph.chunks_of(
         graph,
         b,
         CHUNK_BITS,
-        distributed.chunk_count(b.bit_length(), CHUNK_BITS) + room,
+        toom_graph.chunk_count(b.bit_length(), CHUNK_BITS) + room,
         0,
     )
-    out = distributed.product(
+    out = toom_graph.product(
         graph, chunks_a, chunks_b, CHUNK_BITS, ways, 0, keep, filled
     )
     values = get_sync(graph.tasks, [chunk.key for chunk in out])
@@ -123,23 +123,23 @@ def test_toom_parts_cut_from_the_filled_chunks_are_exact(
     rng = random.Random(a_bits + 7 * room + 31 * ways + filled_error)
     a = _random(a_bits, rng) | mpz(1) << (a_bits - 1)
     b = _random(b_bits, rng) | mpz(1) << (b_bits - 1)
-    filled = max(1, distributed.chunk_count(a_bits, CHUNK_BITS) + filled_error)
+    filled = max(1, toom_graph.chunk_count(a_bits, CHUNK_BITS) + filled_error)
     assert _product_here(a, b, ways, room=room, filled=filled) == a * b
 
 
 def test_toom_parts_hold_equal_shares_of_the_filled_chunks() -> None:
     """18 filled chunks of 26, Toom-3: part products of 2 x 6 chunks, not 2 x 9."""
-    assert distributed._layout(26, 26, 3, filled=18) == ("toom", 3, 6)
-    assert distributed._layout(26, 26, 3) == ("toom", 3, 9)
+    assert toom_graph._layout(26, 26, 3, filled=18) == ("toom", 3, 6)
+    assert toom_graph._layout(26, 26, 3) == ("toom", 3, 9)
     # Whole-chunk parts: 9.4 filled chunks give parts of 3 (the top one
     # holding 3.4), not 4; 9.9 still 3 (3.9 < 4), 10.6 gives 4 (4 < 4.6).
-    assert distributed._layout(10, 9, 3, filled=9.4)[2] == 3
-    assert distributed._layout(10, 9, 3, filled=9.9)[2] == 3
-    assert distributed._layout(11, 9, 3, filled=10.6)[2] == 4
+    assert toom_graph._layout(10, 9, 3, filled=9.4)[2] == 3
+    assert toom_graph._layout(10, 9, 3, filled=9.9)[2] == 3
+    assert toom_graph._layout(11, 9, 3, filled=10.6)[2] == 4
     value = mpz(3) ** 1453  # 2303 bits: 18 chunks of 128
     graph = TaskGraph()
-    a = distributed.chunks_of(graph, value, CHUNK_BITS, 26, 0)
-    out = distributed.product(graph, a, a, CHUNK_BITS, 3, 0, filled=18)
+    a = toom_graph.chunks_of(graph, value, CHUNK_BITS, 26, 0)
+    out = toom_graph.product(graph, a, a, CHUNK_BITS, 3, 0, filled=18)
     parts = [key for key in graph.tasks if str(key).startswith("part-product")]
     values = get_sync(graph.tasks, parts + [chunk.key for chunk in out])
     assert toom.join_chunks(values[len(parts) :], CHUNK_BITS) == value * value
@@ -167,7 +167,7 @@ def test_all_ones_operands_carry_through_every_chunk(ways: int) -> None:
 def test_too_few_chunks_kept_is_an_error_not_a_wrong_number(ways: int) -> None:
     rng = random.Random(5)
     a, b = _random(3000, rng) | 1 << 2999, _random(3000, rng) | 1 << 2999
-    exact = distributed.chunk_count(6000, CHUNK_BITS)
+    exact = toom_graph.chunk_count(6000, CHUNK_BITS)
     assert _product_here(a, b, ways, keep=exact) == a * b
     with pytest.raises((ArithmeticError, ValueError), match="does not fit"):
         _product_here(a, b, ways, keep=exact - 2)
@@ -324,8 +324,8 @@ def test_a_worker_killed_during_a_distributed_product_changes_nothing(
         bits = gmpy2.fac(n).bit_length()
         graph = TaskGraph()
         value = graph.add("factorial", n, gmpy2.fac, n)
-        chunks = distributed.chunks_of(
-            graph, value, chunk_bits, distributed.chunk_count(bits, chunk_bits), 0
+        chunks = toom_graph.chunks_of(
+            graph, value, chunk_bits, toom_graph.chunk_count(bits, chunk_bits), 0
         )
         futures = small_workers.get(
             graph.tasks, [chunk.key for chunk in chunks], sync=False

@@ -222,8 +222,8 @@ def test_an_error_on_the_helper_thread_is_raised_in_the_caller():
         raise MemoryError("no room for the high half")
 
     with pytest.raises(MemoryError, match="no room for the high half"):
-        kernels._in_two_threads(failing, lambda: mpz(2) * 3)
-    assert kernels._in_two_threads(lambda: mpz(6) * 7, lambda: mpz(2) * 3) == (42, 6)
+        kernels.in_two_threads(failing, lambda: mpz(2) * 3)
+    assert kernels.in_two_threads(lambda: mpz(6) * 7, lambda: mpz(2) * 3) == (42, 6)
 
 
 RETAINED_HEAP = """

@@ -10,14 +10,13 @@ from hypothesis import strategies as st
 
 import compute
 from compute.graph import batch_graph
-from compute.kernels import (
-    _dealing,
-    _small_primes,
-    legendre_exponents,
+from compute.kernels.dealing import (
+    dealing,
     piece_primes,
     shared_exponents,
     shared_primes,
 )
+from compute.kernels.sieve import legendre_exponents, small_primes
 from compute.plan import plan_batch, split_for
 from tests.test_plan import smallest_split_n
 
@@ -48,18 +47,18 @@ def test_every_n_is_planned_once_and_found_in_the_graph(ns, threads):
 @given(st.integers(2, 3 * 10**6), st.integers(1, 16), st.sampled_from([1, 8, 32]))
 def test_the_pieces_take_every_odd_prime_exactly_once(n, pieces, blocks):
     """Each odd prime is dealt to one piece, or shared by all to its full exponent."""
-    shared, exponents = shared_primes(((n, 1),), pieces, _dealing(n, pieces, blocks)[1])
+    shared, exponents = shared_primes(((n, 1),), pieces, dealing(n, pieces, blocks)[1])
     taken = np.concatenate(
         [piece_primes(n, piece, pieces, blocks, ((n, 1),)) for piece in range(pieces)]
         + [shared]
     )
-    assert np.array_equal(np.sort(taken), _small_primes(n)[1:])
+    assert np.array_equal(np.sort(taken), small_primes(n)[1:])
     shares = sum(shared_exponents(exponents, piece, pieces) for piece in range(pieces))
     assert np.array_equal(shares, legendre_exponents(shared, n))
 
 
 def bits_per_piece(n: int, pieces: int) -> list[float]:
-    shared, exponents = shared_primes(((n, 1),), pieces, _dealing(n, pieces, 32)[1])
+    shared, exponents = shared_primes(((n, 1),), pieces, dealing(n, pieces, 32)[1])
     weights = []
     for piece in range(pieces):
         primes = piece_primes(n, piece, pieces, 32, ((n, 1),))

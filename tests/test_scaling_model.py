@@ -45,7 +45,7 @@ def test_the_measured_schedule_and_path_of_a_small_graph():
 
 
 def test_the_model_cuts_parts_of_whole_chunks_as_the_graph_does():
-    """18.5 chunks in Toom-4: parts of 5 chunks (compute.distributed.part_chunks)."""
+    """18.5 chunks in Toom-4: parts of 5 chunks (compute.toom_graph.part_chunks)."""
     chunk_bits = 2**25
     exact = spread_level_costs(18.5 * chunk_bits, 1, 4, 7)
     whole = spread_level_costs(18.5 * chunk_bits, 1, 4, 7, chunk_bits)

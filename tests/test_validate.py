@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 import compute
+from compute.admission import check_fits
 from compute.cost import factorial_bits
-from compute.validate import as_count, as_counts, check_fits, shown_integer
+from compute.validate import as_count, as_counts, shown_integer
 
 
 @pytest.mark.parametrize(

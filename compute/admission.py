@@ -1,0 +1,170 @@
+"""Admission: work is refused on memory grounds before anything is sent.
+
+Each result's estimated size, and the working memory to compute it
+(:mod:`compute.cost`), are checked against where it would run: one worker,
+all the workers when a value may be spread over them, and this process,
+which receives every result. The messages name the value, the figures and
+the place.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from compute.capacity import machine_bytes
+from compute.cost import (
+    factorial_bytes,
+    lean_working_bytes,
+    needs_lean,
+    spread_bytes,
+    working_bytes,
+)
+from compute.validate import short_repr, subject_of
+
+
+class ResultSize(NamedTuple):
+    """One result, as the memory checks weigh it."""
+
+    key: object  # equal keys count once towards the total
+    subject: str  # what it is: "n = 5", "binomial(10, 3) at position 2"
+    noun: str  # how to refer to its value: "its factorial", "the result"
+    bytes: float  # its estimated size
+
+
+def format_bytes(size: float) -> str:
+    """``size`` in decimal units, three significant digits (``'28.5 GB'``)."""
+    if math.isinf(size):
+        return "an astronomical number of bytes"
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if size < 1000:
+            return f"{size:.3g} {unit}"
+        size /= 1000
+    return f"{size:.3g} EB"
+
+
+def check_fits(
+    ns: list[int],
+    worker_bytes: float,
+    client_bytes: float,
+    where: str,
+    *,
+    positions: bool = True,
+    cluster_bytes: float | None = None,
+    lean: bool = False,
+) -> None:
+    """Refuse the batch if a result cannot fit in memory, before any work.
+
+    Parameters
+    ----------
+    ns : list of int
+        Validated, non-negative values.
+    worker_bytes : float
+        Memory available to the worker that finishes the largest factorial.
+    client_bytes : float
+        Memory available to this process, which receives every result.
+    where : str
+        Describes the cluster in the error message.
+    positions : bool
+        Name the position of the offending n (for batches).
+    cluster_bytes : float, optional
+        Memory of all the workers together, when a result too large for one
+        worker may be spread over them (:func:`compute.cost.spread_bytes`).
+    lean : bool
+        A result too large for two-thread products may be computed lean
+        (:func:`compute.cost.lean_working_bytes`), as in this process.
+
+    Raises
+    ------
+    ValueError
+        If ``memory-factor`` times the largest result exceeds ``worker_bytes``
+        (and it cannot be spread), or the results together exceed
+        ``client_bytes``.
+    """
+    sizes = [
+        ResultSize(
+            n,
+            f"{subject_of(position if positions else None)} = {short_repr.repr(n)}",
+            "its factorial",
+            factorial_bytes(n),
+        )
+        for position, n in enumerate(ns)
+    ]
+    check_sizes(
+        sizes, worker_bytes, client_bytes, where, cluster_bytes=cluster_bytes, lean=lean
+    )
+
+
+def check_sizes(
+    sizes: Sequence[ResultSize],
+    worker_bytes: float,
+    client_bytes: float,
+    where: str,
+    *,
+    cluster_bytes: float | None = None,
+    lean: bool = False,
+) -> None:
+    """Refuse results that cannot fit in memory, before any work.
+
+    Parameters
+    ----------
+    sizes : list of ResultSize
+        Each result's estimated size.
+    worker_bytes, client_bytes, where, cluster_bytes, lean
+        As for :func:`check_fits`.
+
+    Raises
+    ------
+    ValueError
+        As for :func:`check_fits`, naming the subject.
+    """
+    if not sizes:
+        return
+    biggest = max(sizes, key=lambda size: size.bytes)
+    subject, noun, largest = biggest.subject, biggest.noun, biggest.bytes
+    need = working_bytes(largest)
+    if lean and needs_lean(largest, worker_bytes):
+        need = lean_working_bytes(largest)
+    spread_need = ""
+    # Spreading over one worker gains nothing: it needs two or more.
+    if need > worker_bytes and cluster_bytes and cluster_bytes > 1.5 * worker_bytes:
+        per_worker, in_all = spread_bytes(largest, worker_bytes / cluster_bytes)
+        if per_worker <= worker_bytes and in_all <= cluster_bytes:
+            need = 0.0  # spread over the workers
+        spread_need = (
+            f" on one worker, or {format_bytes(per_worker)} per worker spread "
+            "over the cluster's workers"
+        )
+    if need > worker_bytes:
+        raise ValueError(
+            f"{subject} is too large: {noun} has about "
+            f"{format_bytes(largest)} and needs about "
+            f"{format_bytes(need)}{spread_need or ' to compute'}, but {where} offers "
+            f"{format_bytes(worker_bytes)} per worker"
+        )
+    if largest > client_bytes:
+        raise ValueError(
+            f"{subject} is too large: {noun} has about {format_bytes(largest)}, "
+            f"more than this process can hold ({format_bytes(client_bytes)})"
+        )
+    total = sum({size.key: size.bytes for size in sizes}.values())
+    if total > client_bytes:
+        raise ValueError(
+            f"the results together need about {format_bytes(total)}, more "
+            f"than this process can hold ({format_bytes(client_bytes)})"
+        )
+
+
+def check_fits_here(
+    ns: list[int], positions: bool = True, spread: bool = False
+) -> None:
+    """:func:`check_fits` against this machine's memory, for work done here.
+
+    With ``spread``, only what this process must hold to receive the
+    results is checked: a result too large for one worker may be spread
+    over a cluster's workers, checked once the cluster is known.
+    """
+    memory = machine_bytes()
+    worker_bytes = math.inf if spread else memory
+    check_fits(ns, worker_bytes, memory, "this machine", positions=positions)

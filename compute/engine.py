@@ -1,0 +1,319 @@
+"""The engine behind every public function and the command line.
+
+Validated work is checked for memory, a place to run is chosen (this
+process's threads or a Dask cluster), its graph is planned for that place's
+threads and memory, run, and the results put back in the caller's order.
+Refusals can also be asked for before any cluster starts, as the command
+line does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from gmpy2 import mpz
+
+from cluster.connect import cluster_configured, scheduler_address
+from cluster.shared import current_client, shared_client
+from compute.admission import ResultSize, check_fits, check_fits_here, check_sizes
+from compute.capacity import (
+    cluster_memory,
+    in_process_threads,
+    local_cluster_memory,
+    machine_bytes,
+)
+from compute.chunked import ChunkedInteger
+from compute.config import setting
+from compute.cost import factorial_bits, factorial_seconds
+from compute.execute import (
+    choose_client,
+    run_in_process,
+    run_on_cluster,
+    runs_in_process,
+)
+from compute.graph import Located, batch_graph, pick, products_graph
+from compute.plan import batch_seconds, plan_batch, plan_products, products_seconds
+from compute.products import Product
+from compute.tasks import TaskGraph
+from compute.toom_graph import (
+    ChunkedGraph,
+    Output,
+    chunk_count,
+    chunks_of,
+    default_chunk_bits,
+    whole,
+)
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+
+_Key = TypeVar("_Key")
+# check(worker_bytes, cluster_bytes, where) refuses work too large for where
+# it would run (cluster_bytes None in this process) with a ValueError.
+MemoryCheck = Callable[[float, float | None, str], None]
+
+
+def _run_planned(
+    client: Client | None,
+    seconds: float,
+    build: Callable[[int, float | None], tuple[list[Output], dict[_Key, Located]]],
+    check: MemoryCheck,
+    progress: bool,
+    bits_of: Callable[[_Key], float],
+) -> tuple[list[object], dict[_Key, Located], Client | None]:
+    """Choose where to run, build the graph for its threads, and run it.
+
+    ``build(threads, worker_bytes)`` gives the outputs and where each value
+    will be (``worker_bytes`` None in this process); ``check(worker_bytes,
+    cluster_bytes, where)`` refuses work too large for where it runs
+    before anything is sent (``cluster_bytes`` None in this process);
+    ``bits_of(value)`` weighs the progress bar.
+    """
+
+    client = choose_client(
+        client, seconds, fits_local_cluster=lambda: _fits_local_cluster(check)
+    )
+    if client is None:
+        check(machine_bytes(), None, "this machine")
+        outputs, located = build(in_process_threads(), None)
+        bits = _output_bits(len(outputs), located, bits_of)
+        computed = run_in_process([whole(o) for o in outputs], progress, bits)
+        return computed, located, None
+    worker_bytes, cluster_bytes, threads = cluster_memory(client)
+    check(worker_bytes, cluster_bytes, f"the cluster at {scheduler_address(client)}")
+    outputs, located = build(threads, worker_bytes)
+    bits = _output_bits(len(outputs), located, bits_of)
+    return run_on_cluster(outputs, client, progress, bits), located, client
+
+
+def _output_bits(
+    count: int, located: dict[_Key, Located], bits_of: Callable[[_Key], float]
+) -> list[float]:
+    """The estimated bits each output holds: the values located in it."""
+    bits = [0.0] * count
+    for value, spot in located.items():
+        bits[spot.output] += bits_of(value)
+    return bits
+
+
+def _fits_local_cluster(check: MemoryCheck) -> bool:
+    """Whether the LocalCluster that would be started passes ``check``.
+
+    Also True when this process would not pass it either: the cluster's
+    refusal is then the one to give.
+    """
+    worker_bytes, cluster_bytes, _ = local_cluster_memory()
+    return _passes(check, worker_bytes, cluster_bytes) or not _passes(
+        check, machine_bytes(), None
+    )
+
+
+def _passes(
+    check: MemoryCheck,
+    worker_bytes: float,
+    cluster_bytes: float | None,
+) -> bool:
+    try:
+        check(worker_bytes, cluster_bytes, "")
+    except ValueError:
+        return False
+    return True
+
+
+def _refusal_before_any_cluster(
+    check: MemoryCheck,
+) -> str | None:
+    """Why the default choice of where to run would refuse, or None.
+
+    Decided from this machine's figures without starting a cluster: the
+    work is refused when neither this process nor the LocalCluster that
+    would be started passes ``check``, and the message names this machine.
+    A current client or a configured scheduler is not asked: its own
+    figures decide once it is reached.
+    """
+    if current_client() is not None or cluster_configured():
+        return None
+    execution = setting("execution")
+    here = execution != "cluster" and _passes(check, machine_bytes(), None)
+    worker_bytes, cluster_bytes, _ = local_cluster_memory()
+    local = execution != "in-process" and _passes(check, worker_bytes, cluster_bytes)
+    if here or local:
+        return None
+    try:
+        if execution == "cluster":
+            check(worker_bytes, cluster_bytes, "a local cluster of this machine")
+        check(machine_bytes(), None, "this machine")
+    except ValueError as refusal:
+        return str(refusal)
+    return None
+
+
+def factorial_refusal(n: int) -> str | None:
+    """Why ``n!`` would be refused with no client given, or None if it would run.
+
+    For the command line, which prints a summary instead; decided before any
+    cluster is started (see :func:`_refusal_before_any_cluster`).
+    """
+    try:
+        check_fits_here([n], positions=False, spread=True)
+    except ValueError as refusal:
+        return str(refusal)
+    return _refusal_before_any_cluster(_factorials_check([n], positions=False))
+
+
+def product_refusal(product: Product) -> str | None:
+    """As :func:`factorial_refusal`, for a product of another kind."""
+    try:
+        check_products_here([product], positions=False)
+    except ValueError as refusal:
+        return str(refusal)
+    return _refusal_before_any_cluster(
+        lambda worker_bytes, _, where: check_sizes(
+            _sizes([product], False), worker_bytes, machine_bytes(), where
+        )
+    )
+
+
+def _factorials_check(values: list[int], positions: bool) -> MemoryCheck:
+    """The memory check of ``values``' factorials, as :func:`_run_planned` takes it."""
+
+    def check(worker_bytes: float, cluster_bytes: float | None, where: str) -> None:
+        # In this process (no cluster_bytes) a factorial may be computed lean.
+        check_fits(
+            values,
+            worker_bytes,
+            machine_bytes(),
+            where,
+            positions=positions,
+            cluster_bytes=cluster_bytes,
+            lean=cluster_bytes is None,
+        )
+
+    return check
+
+
+def factorials_run_here(values: list[int]) -> bool:
+    """Whether ``factorial_many(values)`` with no client runs in this process.
+
+    Answered without starting or connecting to any cluster.
+    """
+    distinct = sorted(set(values))
+    check = _factorials_check(distinct, positions=False)
+    return runs_in_process(
+        batch_seconds(distinct), fits_local_cluster=lambda: _fits_local_cluster(check)
+    )
+
+
+def run_batch(
+    values: list[int],
+    client: Client | None,
+    progress: bool = False,
+    positions: bool = True,
+) -> tuple[list[mpz], Client | None]:
+    """Factorials of validated ``values`` in order, and the client used (or None).
+
+    Shared by the public functions and the command line; ``progress`` shows a
+    progress bar while the work runs, ``positions`` names an offending n's
+    position in errors (for batches).
+    """
+    # This machine's memory bounds every result that comes back here, so it
+    # is checked before a cluster is chosen, let alone started; a result too
+    # large for one worker may still be spread over a cluster's workers.
+    check_fits_here(values, positions, spread=True)
+    distinct = sorted(set(values))
+    seconds = batch_seconds(distinct)
+    computed, located, client = _run_planned(
+        client,
+        seconds,
+        lambda threads, worker_bytes: batch_graph(
+            plan_batch(distinct, threads, worker_bytes, seconds)
+        ),
+        _factorials_check(values, positions),
+        progress,
+        factorial_bits,
+    )
+    by_n = {n: pick(computed, located[n]) for n in distinct}
+    return [by_n[n] for n in values], client
+
+
+def _sizes(products: list[Product], positions: bool) -> list[ResultSize]:
+    return [
+        ResultSize(
+            product,
+            f"{product.label}{f' at position {i}' if positions else ''}",
+            "the result",
+            product.bytes,
+        )
+        for i, product in enumerate(products)
+    ]
+
+
+def check_products_here(products: list[Product], positions: bool = True) -> None:
+    """Refuse ``products`` whose values cannot fit in this machine's memory."""
+    memory = machine_bytes()
+    check_sizes(_sizes(products, positions), memory, memory, "this machine")
+
+
+def run_products(
+    products: list[Product],
+    client: Client | None,
+    progress: bool = False,
+    positions: bool = True,
+) -> tuple[list[mpz], Client | None]:
+    """Values of validated ``products`` in order, and the client used (or None).
+
+    The engine behind every function but the factorial (whose batches also
+    share work along walks): the same memory checks, choice of where to run,
+    and progress bar as :func:`run_batch`.
+    """
+    check_products_here(products, positions)
+    distinct = list(dict.fromkeys(products))
+    computed, located, client = _run_planned(
+        client,
+        products_seconds(distinct),
+        lambda threads, worker_bytes: products_graph(
+            plan_products(distinct, threads, in_process=worker_bytes is None)
+        ),
+        lambda worker_bytes, _, where: check_sizes(
+            _sizes(products, positions), worker_bytes, machine_bytes(), where
+        ),
+        progress,
+        lambda product: product.bits,
+    )
+    by_product = {product: pick(computed, located[product]) for product in distinct}
+    return [by_product[product] for product in products], client
+
+
+def run_chunked_factorial(value: int, client: Client | None) -> ChunkedInteger:
+    """``value!`` (validated) as a :class:`ChunkedInteger` on a cluster's workers.
+
+    On ``client``, else where :func:`run_batch` would run it, and a shared
+    LocalCluster when that would be this process.
+    """
+    check_fits_here([value], positions=False, spread=True)
+    client = choose_client(client, factorial_seconds(value), 0.0) or shared_client()
+    worker_bytes, cluster_bytes, threads = cluster_memory(client)
+    where = f"the cluster at {scheduler_address(client)}"
+    check_fits(
+        [value],
+        worker_bytes,
+        math.inf,
+        where,
+        positions=False,
+        cluster_bytes=cluster_bytes,
+    )
+    outputs, located = batch_graph(plan_batch([value], threads, worker_bytes))
+    output = outputs[located[value].output]
+    from compute import wire  # imports distributed: the cluster path only
+
+    wire.register_on(client)
+    if not isinstance(output, ChunkedGraph):
+        graph = TaskGraph()
+        chunk_bits = default_chunk_bits()
+        count = chunk_count(factorial_bits(value) + 64, chunk_bits)
+        chunks = chunks_of(graph, graph.include(output), chunk_bits, count, value)
+        output = ChunkedGraph(graph, chunks, chunk_bits)
+    return ChunkedInteger.submit(output, client)
