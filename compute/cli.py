@@ -53,6 +53,7 @@ from compute.engine import (
 from compute.factorial_digits import factorial_digit_count
 from compute.output import describe_factorial, describe_value
 from compute.plan import batch_seconds, products_seconds
+from compute.products import KINDS, Kind
 from compute.result_file import FORMATS, check_output, write_result
 from compute.validate import as_count, as_counts, shown_integer
 
@@ -63,14 +64,8 @@ if TYPE_CHECKING:
 PROGRESS_SECONDS = 2.0
 
 
-# The subcommands beside ``factorial``: their arguments, and the function.
-_PRODUCT_COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
-    "binomial": (("N", "K"), "binomial coefficient N choose K"),
-    "multinomial": (("K...",), "multinomial coefficient (K1+K2+...)! / (K1! K2! ...)"),
-    "primorial": (("N",), "product of the primes up to N"),
-    "double-factorial": (("N",), "N!! = N (N-2) (N-4) ..."),
-    "falling-factorial": (("N", "K"), "falling factorial N (N-1) ... (N-K+1)"),
-}
+# The subcommands beside ``factorial``, each a product kind of the registry.
+_PRODUCT_KINDS = [kind for kind in KINDS if kind is not Kind.FACTORIAL]
 
 
 # Exact integer forms beside plain digits (``1_000_000`` included), as the
@@ -213,7 +208,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         "PATH must contain {n}",
     )
     subcommands = {"factorial": factorial}
-    for command, (names, what) in _PRODUCT_COMMANDS.items():
+    for kind in _PRODUCT_KINDS:
+        command, names, what = str(kind), KINDS[kind].arguments, KINDS[kind].description
         subcommand = commands.add_parser(
             command,
             help=f"exact {what}",
@@ -502,9 +498,10 @@ def _write_chunked(
 
 def _product_command(command: str, arguments: argparse.Namespace) -> int:
     """``compute binomial N K`` and the other subcommands beside factorial."""
-    names = _PRODUCT_COMMANDS[command][0]
+    kind = Kind(command)
+    names = KINDS[kind].arguments
     product = requested_product(
-        command, *(getattr(arguments, name.rstrip(".").lower()) for name in names)
+        kind, *(getattr(arguments, name.rstrip(".").lower()) for name in names)
     )
     if arguments.output is None and arguments.format is not None:
         raise ValueError("--format needs --output")

@@ -18,14 +18,7 @@ from compute.engine import check_products_here, run_products
 from compute.graph import products_graph
 from compute.output import digit_count
 from compute.plan import plan_products
-from compute.products import (
-    Product,
-    binomial_product,
-    double_factorial_product,
-    falling_factorial_product,
-    multinomial_product,
-    primorial_product,
-)
+from compute.products import KINDS, Kind, Product, binomial_product
 from compute.toom_graph import whole
 from compute.validate import as_count, as_counts, as_pairs
 
@@ -45,42 +38,27 @@ def _delayed(product: Product) -> Delayed:
     return output if spot.item is None else output[spot.item]  # type: ignore[index]
 
 
-def _binomial(n: object, k: object) -> Product:
-    return binomial_product(
-        as_count(n, name="n", function="binomial"),
-        as_count(k, name="k", function="binomial"),
+def requested_product(kind: Kind, *arguments: object) -> Product:
+    """The validated product of ``kind`` that ``arguments`` ask for, as the
+    public functions and ``compute <kind> ARGUMENTS`` pass them.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As the public function of ``kind`` documents, naming the argument.
+    """
+    entry = KINDS[kind]
+    function = kind.replace("-", "_")
+    if entry.arguments[0].endswith("..."):  # one iterable of many values
+        item = entry.arguments[0].removesuffix("...").lower()
+        [values] = arguments
+        return entry.make(as_counts(values, f"{item}s", item, function))
+    return entry.make(
+        *(
+            as_count(value, name=name.lower(), function=function)
+            for name, value in zip(entry.arguments, arguments, strict=True)
+        )
     )
-
-
-def _multinomial(ks: Iterable[int]) -> Product:
-    return multinomial_product(as_counts(ks, "ks", "k", "multinomial"))
-
-
-def _primorial(n: object) -> Product:
-    return primorial_product(as_count(n, function="primorial"))
-
-
-def _double_factorial(n: object) -> Product:
-    return double_factorial_product(as_count(n, function="double_factorial"))
-
-
-def _falling_factorial(n: object, k: object) -> Product:
-    return falling_factorial_product(
-        as_count(n, name="n", function="falling_factorial"),
-        as_count(k, name="k", function="falling_factorial"),
-    )
-
-
-def requested_product(kind: str, *arguments: object) -> Product:
-    """The validated product that ``compute <kind> ARGUMENTS`` asks for."""
-    makers = {
-        "binomial": _binomial,
-        "multinomial": _multinomial,
-        "primorial": _primorial,
-        "double-factorial": _double_factorial,
-        "falling-factorial": _falling_factorial,
-    }
-    return makers[kind](*arguments)  # type: ignore[operator]
 
 
 def digit_count_of(product: Product) -> int:
@@ -129,7 +107,7 @@ def binomial(n: int, k: int, *, client: Client | None = None) -> mpz:
     >>> compute.binomial(10, 3)
     mpz(120)
     """
-    return _one(_binomial(n, k), client)
+    return _one(requested_product(Kind.BINOMIAL, n, k), client)
 
 
 def binomial_many(
@@ -202,7 +180,7 @@ def multinomial(ks: Iterable[int], *, client: Client | None = None) -> mpz:
     >>> compute.multinomial([2, 1, 1])
     mpz(12)
     """
-    return _one(_multinomial(ks), client)
+    return _one(requested_product(Kind.MULTINOMIAL, ks), client)
 
 
 def primorial(n: int, *, client: Client | None = None) -> mpz:
@@ -233,7 +211,7 @@ def primorial(n: int, *, client: Client | None = None) -> mpz:
     >>> compute.primorial(10)
     mpz(210)
     """
-    return _one(_primorial(n), client)
+    return _one(requested_product(Kind.PRIMORIAL, n), client)
 
 
 def double_factorial(n: int, *, client: Client | None = None) -> mpz:
@@ -264,7 +242,7 @@ def double_factorial(n: int, *, client: Client | None = None) -> mpz:
     >>> compute.double_factorial(9)
     mpz(945)
     """
-    return _one(_double_factorial(n), client)
+    return _one(requested_product(Kind.DOUBLE_FACTORIAL, n), client)
 
 
 def falling_factorial(n: int, k: int, *, client: Client | None = None) -> mpz:
@@ -295,7 +273,7 @@ def falling_factorial(n: int, k: int, *, client: Client | None = None) -> mpz:
     >>> compute.falling_factorial(10, 3)
     mpz(720)
     """
-    return _one(_falling_factorial(n, k), client)
+    return _one(requested_product(Kind.FALLING_FACTORIAL, n, k), client)
 
 
 def binomial_delayed(n: int, k: int) -> Delayed:
@@ -329,7 +307,7 @@ def binomial_delayed(n: int, k: int) -> Delayed:
     >>> compute.binomial_delayed(10, 3).compute(scheduler="sync")
     mpz(120)
     """
-    return _delayed(_binomial(n, k))
+    return _delayed(requested_product(Kind.BINOMIAL, n, k))
 
 
 def multinomial_delayed(ks: Iterable[int]) -> Delayed:
@@ -363,7 +341,7 @@ def multinomial_delayed(ks: Iterable[int]) -> Delayed:
     >>> compute.multinomial_delayed([2, 1, 1]).compute(scheduler="sync")
     mpz(12)
     """
-    return _delayed(_multinomial(ks))
+    return _delayed(requested_product(Kind.MULTINOMIAL, ks))
 
 
 def primorial_delayed(n: int) -> Delayed:
@@ -397,7 +375,7 @@ def primorial_delayed(n: int) -> Delayed:
     >>> compute.primorial_delayed(10).compute(scheduler="sync")
     mpz(210)
     """
-    return _delayed(_primorial(n))
+    return _delayed(requested_product(Kind.PRIMORIAL, n))
 
 
 def double_factorial_delayed(n: int) -> Delayed:
@@ -431,7 +409,7 @@ def double_factorial_delayed(n: int) -> Delayed:
     >>> compute.double_factorial_delayed(9).compute(scheduler="sync")
     mpz(945)
     """
-    return _delayed(_double_factorial(n))
+    return _delayed(requested_product(Kind.DOUBLE_FACTORIAL, n))
 
 
 def falling_factorial_delayed(n: int, k: int) -> Delayed:
@@ -465,4 +443,4 @@ def falling_factorial_delayed(n: int, k: int) -> Delayed:
     >>> compute.falling_factorial_delayed(10, 3).compute(scheduler="sync")
     mpz(720)
     """
-    return _delayed(_falling_factorial(n, k))
+    return _delayed(requested_product(Kind.FALLING_FACTORIAL, n, k))

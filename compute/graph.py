@@ -15,7 +15,7 @@ from dask.delayed import Delayed
 
 from compute import kernels, toom, toom_graph
 from compute.plan import SmallBatch, Split, Walk
-from compute.products import Product
+from compute.products import KINDS, Kind, Product
 from compute.tasks import TaskGraph, task_of_values
 from compute.tasks import task as _task
 from compute.toom_graph import ChunkedGraph, Output
@@ -28,7 +28,7 @@ SPREAD_SLACK = 0.01
 def _piece_stage(product: Product) -> str:
     return (
         "prime-power-product"
-        if product.kind == "factorial"
+        if product.kind is Kind.FACTORIAL
         else f"{product.kind}-piece"
     )
 
@@ -92,7 +92,7 @@ def split_graph(split: Split) -> Output:
     value stays in chunks on the workers.
     """
     product, label = split.product, split.product.arguments[0]
-    if split.lean and split.spread is None and product.kind == "factorial":
+    if split.lean and split.spread is None and product.kind is Kind.FACTORIAL:
         return _square_form_graph(split)
     level = _pieces(split)
     keep = 2 ** len(split.spread.ways) if split.spread is not None else 2
@@ -266,6 +266,12 @@ def products_graph(
             }
         )
         outputs.append(
-            task_of_values(item.kind, label, kernels.small_values, item.kind, arguments)
+            task_of_values(
+                item.kind,
+                label,
+                kernels.small_values,
+                KINDS[item.kind].small_kernel,
+                arguments,
+            )
         )
     return outputs, where

@@ -30,8 +30,7 @@ from compute.cost import (
     step_seconds,
     working_bytes,
 )
-from compute.kernels import GIL_BOUND_KINDS
-from compute.products import Product, factorial_product
+from compute.products import KINDS, Kind, Product, factorial_product
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ class Split:
 class SmallBatch:
     """Values of one kind computed by GMP one call each, in one task."""
 
-    kind: str
+    kind: Kind
     products: tuple[Product, ...]
 
 
@@ -193,7 +192,7 @@ def plan_products(
     Small values are grouped in input order into tasks of balanced estimated
     cost, enough of them to keep ``threads`` busy (as batch walks are). In
     this process (``in_process``), the small values of a kind whose kernel
-    keeps the GIL (:data:`compute.kernels.GIL_BOUND_KINDS`) are one task:
+    keeps the GIL (:data:`compute.products.KINDS`) are one task:
     more would only take turns on the GIL. Every product is in exactly one
     returned item.
     """
@@ -205,7 +204,7 @@ def plan_products(
         sum(each_seconds) / (threads * setting("tasks-per-thread")),
     )
     planned: list[Split | SmallBatch] = []
-    open_batches: dict[str, tuple[list[Product], float]] = {}
+    open_batches: dict[Kind, tuple[list[Product], float]] = {}
     for product, product_cost in zip(products, each_seconds, strict=True):
         split = split_product(product, threads, product_cost)
         if split is not None:
@@ -214,7 +213,8 @@ def plan_products(
         batch, seconds = open_batches.get(product.kind, ([], 0.0))
         batch.append(product)
         seconds += product_cost
-        if seconds >= budget and not (in_process and product.kind in GIL_BOUND_KINDS):
+        gil_bound = KINDS[product.kind].gil_bound
+        if seconds >= budget and not (in_process and gil_bound):
             planned.append(SmallBatch(product.kind, tuple(batch)))
             batch, seconds = [], 0.0
         open_batches[product.kind] = (batch, seconds)

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cached_property
 
 import gmpy2
@@ -32,6 +33,11 @@ import numpy as np
 from compute.cost import factorial_bits
 from compute.factorial_digits import ratio_digit_count
 from compute.kernels import PRIME_FORM_LIMIT_PER_BIT, primes_in_range
+from compute.kernels.small import (
+    binomial_small,
+    falling_factorial_small,
+    multinomial_small,
+)
 from compute.validate import shown_integer
 
 # Results below this many bits are computed by GMP in one call when asked
@@ -46,6 +52,18 @@ _PRIMORIAL_BLOCK = 1 << 24
 _PRIMORIAL_LOG_LIMIT = 10**11
 
 
+class Kind(StrEnum):
+    """The function a product computes, by its name on the dashboard and the
+    command line (see :data:`KINDS` for all it takes to add one)."""
+
+    FACTORIAL = "factorial"
+    BINOMIAL = "binomial"
+    MULTINOMIAL = "multinomial"
+    PRIMORIAL = "primorial"
+    DOUBLE_FACTORIAL = "double-factorial"
+    FALLING_FACTORIAL = "falling-factorial"
+
+
 @dataclass(frozen=True)
 class Product:
     """One exact value as a product: which function, and its factorial terms.
@@ -54,7 +72,7 @@ class Product:
     primorial (``terms`` empty) and known zeros (``zero``).
     """
 
-    kind: str  # the function's name on the dashboard and in messages
+    kind: Kind
     arguments: tuple[int, ...]
     terms: tuple[tuple[int, int], ...]
     two: int = 0
@@ -63,7 +81,7 @@ class Product:
     @property
     def label(self) -> str:
         """``binomial(10, 3)``, or ``5!`` for a factorial."""
-        if self.kind == "factorial":
+        if self.kind is Kind.FACTORIAL:
             return f"{shown_integer(self.arguments[0])}!"
         shown = [shown_integer(a) for a in self.arguments[:6]]
         if len(self.arguments) > 6:
@@ -75,7 +93,7 @@ class Product:
         """Estimated bits of the value (its log2; exact to a few bits)."""
         if self.zero:
             return 0.0
-        if self.kind == "primorial":
+        if self.kind is Kind.PRIMORIAL:
             n = self.arguments[0]
             if n.bit_length() > _LNGAMMA_BITS:  # beyond any memory, and floats
                 return math.inf
@@ -104,7 +122,7 @@ class Product:
     @property
     def limit(self) -> int:
         """The largest prime that can divide the value."""
-        if self.kind == "primorial":
+        if self.kind is Kind.PRIMORIAL:
             return self.arguments[0]
         return max((m for m, c in self.terms if c > 0), default=0)
 
@@ -112,13 +130,13 @@ class Product:
     def prime_terms(self) -> tuple[tuple[int, int], ...] | None:
         """The terms as the prime kernels take them: None for the primorial,
         where every prime occurs once (see ``compute.kernels.prime_exponents``)."""
-        return None if self.kind == "primorial" else self.terms
+        return None if self.kind is Kind.PRIMORIAL else self.terms
 
     @property
     def prime_form(self) -> bool:
         """Whether pieces come from primes (else from a range and a division)."""
         return (
-            self.kind == "primorial"
+            self.kind is Kind.PRIMORIAL
             or self.limit <= PRIME_FORM_LIMIT_PER_BIT * self.bits
             or self.range is None
         )
@@ -126,7 +144,7 @@ class Product:
     @property
     def shift(self) -> int:
         """The exponent of 2 in the value (the prime form leaves it out)."""
-        if self.kind == "primorial":
+        if self.kind is Kind.PRIMORIAL:
             return 1 if self.arguments[0] >= 2 else 0
         return self.two + sum(c * (m - m.bit_count()) for m, c in self.terms)
 
@@ -150,7 +168,7 @@ class Product:
             return 1
         if self.bits < _EXACT_DIGITS_BITS:
             return None  # computing it is cheaper than any logarithm
-        if self.kind == "primorial":
+        if self.kind is Kind.PRIMORIAL:
             return _primorial_digit_count(self.arguments[0])
         return ratio_digit_count(self.terms, self.two)
 
@@ -225,37 +243,94 @@ def _merged(terms: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
 
 def factorial_product(n: int) -> Product:
     """``n!``."""
-    return Product("factorial", (n,), ((n, 1),))
+    return Product(Kind.FACTORIAL, (n,), ((n, 1),))
 
 
 def binomial_product(n: int, k: int) -> Product:
     """``binomial(n, k)``, 0 when ``k > n``."""
     if k > n:
-        return Product("binomial", (n, k), (), zero=True)
-    return Product("binomial", (n, k), _merged(((n, 1), (k, -1), (n - k, -1))))
+        return Product(Kind.BINOMIAL, (n, k), (), zero=True)
+    return Product(Kind.BINOMIAL, (n, k), _merged(((n, 1), (k, -1), (n - k, -1))))
 
 
 def multinomial_product(ks: Sequence[int]) -> Product:
     """``(sum ks)! / prod(k!)``; 1 for no ks."""
     terms = _merged(((sum(ks), 1), *((k, -1) for k in ks)))
-    return Product("multinomial", tuple(ks), terms)
+    return Product(Kind.MULTINOMIAL, tuple(ks), terms)
 
 
 def primorial_product(n: int) -> Product:
     """The product of the primes ``p <= n``."""
-    return Product("primorial", (n,), ())
+    return Product(Kind.PRIMORIAL, (n,), ())
 
 
 def double_factorial_product(n: int) -> Product:
     """``n!! = n (n-2) (n-4) ...``, 1 for n of 0 or 1."""
     m = n // 2
     if n % 2:
-        return Product("double-factorial", (n,), _merged(((n, 1), (m, -1))), two=-m)
-    return Product("double-factorial", (n,), _merged(((m, 1),)), two=m)
+        return Product(Kind.DOUBLE_FACTORIAL, (n,), _merged(((n, 1), (m, -1))), two=-m)
+    return Product(Kind.DOUBLE_FACTORIAL, (n,), _merged(((m, 1),)), two=m)
 
 
 def falling_factorial_product(n: int, k: int) -> Product:
     """``n (n-1) ... (n-k+1)``, 0 when ``k > n``."""
     if k > n:
-        return Product("falling-factorial", (n, k), (), zero=True)
-    return Product("falling-factorial", (n, k), _merged(((n, 1), (n - k, -1))))
+        return Product(Kind.FALLING_FACTORIAL, (n, k), (), zero=True)
+    return Product(Kind.FALLING_FACTORIAL, (n, k), _merged(((n, 1), (n - k, -1))))
+
+
+@dataclass(frozen=True)
+class KindEntry:
+    """All the package needs to know of one kind of product."""
+
+    arguments: tuple[str, ...]  # as the command line names them; "K..." takes many
+    description: str  # the command line's help
+    make: Callable[..., Product]  # the product, from validated arguments
+    small_kernel: Callable[..., gmpy2.mpz]  # a value too small to split, in one call
+    gil_bound: bool  # the small kernel never releases the GIL
+
+
+# The registry of product kinds: adding a kind is adding its entry (and its
+# public function, in compute.combinatorics). gmpy2's fac, comb, primorial
+# and double_fac never release the GIL: two threads of each took as long as
+# one after the other.
+KINDS: dict[Kind, KindEntry] = {
+    Kind.FACTORIAL: KindEntry(
+        ("N",), "factorial N! = 1 2 ... N", factorial_product, gmpy2.fac, True
+    ),
+    Kind.BINOMIAL: KindEntry(
+        ("N", "K"),
+        "binomial coefficient N choose K",
+        binomial_product,
+        binomial_small,
+        True,
+    ),
+    Kind.MULTINOMIAL: KindEntry(
+        ("K...",),
+        "multinomial coefficient (K1+K2+...)! / (K1! K2! ...)",
+        multinomial_product,
+        multinomial_small,
+        True,
+    ),
+    Kind.PRIMORIAL: KindEntry(
+        ("N",),
+        "product of the primes up to N",
+        primorial_product,
+        gmpy2.primorial,
+        True,
+    ),
+    Kind.DOUBLE_FACTORIAL: KindEntry(
+        ("N",),
+        "N!! = N (N-2) (N-4) ...",
+        double_factorial_product,
+        gmpy2.double_fac,
+        True,
+    ),
+    Kind.FALLING_FACTORIAL: KindEntry(
+        ("N", "K"),
+        "falling factorial N (N-1) ... (N-K+1)",
+        falling_factorial_product,
+        falling_factorial_small,
+        False,
+    ),
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import dask.config
@@ -13,7 +14,7 @@ import compute
 from compute import kernels
 from compute.graph import pick, products_graph, split_graph
 from compute.plan import Split, plan_products
-from compute.products import binomial_product, factorial_product
+from compute.products import KINDS, Kind, binomial_product, factorial_product
 from compute.tasks import task_of_values
 from tests.test_plan import smallest_split_n
 
@@ -92,7 +93,8 @@ def test_a_one_task_batch_runs_on_the_calling_thread(monkeypatch):
         threads.append(threading.get_ident())
         return gmpy2.comb(n, k)
 
-    monkeypatch.setitem(kernels.SMALL_KERNELS, "binomial", recorded_comb)
+    entry = dataclasses.replace(KINDS[Kind.BINOMIAL], small_kernel=recorded_comb)
+    monkeypatch.setitem(KINDS, Kind.BINOMIAL, entry)
     pairs = [(n, n // 2) for n in range(3000, 3400)]
     with dask.config.set({"compute.execution": "in-process"}):
         assert compute.binomial_many(pairs) == [gmpy2.comb(n, k) for n, k in pairs]
@@ -101,7 +103,8 @@ def test_a_one_task_batch_runs_on_the_calling_thread(monkeypatch):
 
 def test_a_label_of_thousands_of_digits_is_shown_by_its_size_in_keys():
     n = 10**5000
-    key = task_of_values("binomial", n, kernels.small_values, "binomial", ((n, 1),)).key
+    key = task_of_values("binomial", n, kernels.small_values, gmpy2.comb, ((n, 1),))
+    key = key.key
     assert key.startswith("binomial-16610bit-")
     assert key_split(key) == "binomial"
     assert len(key) < 60

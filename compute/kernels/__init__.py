@@ -48,9 +48,7 @@ from compute.kernels.product_tree import (
 )
 from compute.kernels.sieve import legendre_exponents, prime_exponents, primes_in_range
 from compute.kernels.small import (
-    GIL_BOUND_KINDS,
     PRIME_FORM_LIMIT_PER_BIT,
-    SMALL_KERNELS,
     factorial_small,
     small_values,
     walk_factorials,
@@ -64,9 +62,7 @@ from compute.kernels.square_form import (
 from compute.kernels.threads import in_two_threads, releasing_gil
 
 __all__ = [
-    "GIL_BOUND_KINDS",
     "PRIME_FORM_LIMIT_PER_BIT",
-    "SMALL_KERNELS",
     "THREADED_MULTIPLY_BITS",
     "SquareForm",
     "decimal_digits",

@@ -59,29 +59,11 @@ def multinomial_small(*ks: int) -> mpz:
     return result
 
 
-# GMP's one-call functions, by the name a small value's task gives.
-SMALL_KERNELS: dict[str, Callable[..., mpz]] = {
-    "factorial": gmpy2.fac,
-    "binomial": binomial_small,
-    "multinomial": multinomial_small,
-    "primorial": gmpy2.primorial,
-    "double-factorial": gmpy2.double_fac,
-    "falling-factorial": falling_factorial_small,
-}
-
-
-# Kinds whose small kernel keeps the GIL: gmpy2's fac, comb, primorial and
-# double_fac never release it (two threads of each took as long as one after
-# the other). Threads of one process gain nothing from splitting their batches.
-GIL_BOUND_KINDS = frozenset(
-    {"factorial", "binomial", "multinomial", "primorial", "double-factorial"}
-)
-
-
 @releasing_gil
-def small_values(kind: str, arguments: Sequence[tuple[int, ...]]) -> list[mpz]:
-    """``[SMALL_KERNELS[kind](*a) for a in arguments]``: a batch of small values."""
-    kernel = SMALL_KERNELS[kind]
+def small_values(
+    kernel: Callable[..., mpz], arguments: Sequence[tuple[int, ...]]
+) -> list[mpz]:
+    """``[kernel(*a) for a in arguments]``: a batch of small values."""
     return [kernel(*args) for args in arguments]
 
 
