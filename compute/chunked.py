@@ -19,7 +19,13 @@ import gmpy2
 from gmpy2 import mpz
 
 from compute import toom, toom_graph
-from compute.output import digit_count, leading_digits
+from compute.output import (
+    digit_count,
+    hex_text,
+    leading_digits,
+    leading_of_log10,
+    log10_scaled,
+)
 from compute.tasks import TaskGraph
 from compute.validate import as_integer
 
@@ -197,7 +203,7 @@ class ChunkedInteger:
         """Digit count and leading digits from the top bits when they decide them.
 
         The value lies in ``[top * 2**e, (top + 1) * 2**e)``; when both ends
-        agree, so does the value. Only a value within ``2**-1000`` of a
+        agree, so does the value. Only a value within about ``2**-200`` of a
         power of ten or of a digit boundary needs the whole value here.
         """
         top, exponent = self._top()
@@ -205,8 +211,9 @@ class ChunkedInteger:
             return digit_count(top), leading_digits(top, count)
         ends = []
         for end in (top, top + 1):
-            digits = _digits_of_scaled(end, exponent)
-            ends.append((digits, _leading_of_scaled(end, exponent, digits, count)))
+            logarithm = log10_scaled(end, exponent)
+            digits = int(gmpy2.floor(logarithm)) + 1
+            ends.append((digits, leading_of_log10(logarithm, digits, count)))
         if ends[0] == ends[1] and ends[0][1] is not None:
             return ends[0][0], str(ends[0][1])
         whole = self.to_mpz()
@@ -257,26 +264,21 @@ class ChunkedInteger:
         """
         if format not in ("bin", "hex"):
             raise ValueError(f"chunked values stream as bin or hex, got {format!r}")
+        blocks = self._big_endian_blocks()
+        yield from blocks if format == "bin" else hex_text(blocks)
+
+    def _big_endian_blocks(self) -> Iterator[bytes]:
+        """The value's bytes, big-endian, one chunk at a time, top first."""
         width = self.chunk_bits // 8
         bits = self.bit_length()
         if bits == 0:
-            if format == "hex":
-                yield b"0\n"
             return
         top = (bits - 1) // self.chunk_bits
         for index, chunk in zip(
             range(top, -1, -1), self._fetch(range(top, -1, -1)), strict=True
         ):
             size = (chunk.bit_length() + 7) // 8 if index == top else width
-            data = chunk.to_bytes(size, "big")
-            if format == "bin":
-                yield data
-            elif index == top:
-                yield data.hex().lstrip("0").encode()
-            else:
-                yield data.hex().encode()
-        if format == "hex":
-            yield b"\n"
+            yield chunk.to_bytes(size, "big")
 
     def wait(self, timeout: float | None = None) -> ChunkedInteger:
         """Block until every chunk is computed (or ``timeout`` seconds pass)."""
@@ -294,22 +296,3 @@ class ChunkedInteger:
         cancelling would not respect.
         """
         self.chunks = []
-
-
-def _digits_of_scaled(top: mpz, exponent: int) -> int:
-    """Decimal digits of ``top * 2**exponent``, when the logarithm decides it."""
-    with gmpy2.context(precision=4 * _TOP_BITS):
-        logarithm = gmpy2.log10(gmpy2.mpfr(top)) + exponent * gmpy2.log10(2)
-        return int(gmpy2.floor(logarithm)) + 1
-
-
-def _leading_of_scaled(top: mpz, exponent: int, digits: int, count: int) -> int | None:
-    """Leading ``count`` digits of ``top * 2**exponent``, or None if at a boundary."""
-    with gmpy2.context(precision=4 * _TOP_BITS):
-        logarithm = gmpy2.log10(gmpy2.mpfr(top)) + exponent * gmpy2.log10(2)
-        scaled = gmpy2.exp10(logarithm - (digits - count))
-        leading = gmpy2.floor(scaled)
-        guard = gmpy2.mpfr(2) ** (-_TOP_BITS)
-        if scaled - leading < guard or leading + 1 - scaled < guard:
-            return None
-        return int(leading)

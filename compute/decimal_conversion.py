@@ -12,6 +12,7 @@ one part each with GMP. Every part but the leading one is zero-padded to
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import uuid
@@ -29,6 +30,8 @@ from compute.cost import decimal_seconds
 from compute.execute import choose_client, cluster_work, interruptible
 from compute.kernels import decimal_digits, split_decimal
 from compute.output import digit_count
+from compute.progress import ProgressCallback
+from compute.tasks import submitted_key
 from compute.validate import as_integer
 
 if TYPE_CHECKING:
@@ -145,6 +148,34 @@ def _place_pieces(
     return placements
 
 
+def _submit_on_piece_worker(
+    client: Client,
+    placement: _Placement,
+    plan: DecimalPlan,
+    run: str,
+    tally: _Tally | None,
+    stage: str,
+    label: object,
+    function: Callable,
+    *args: object,
+) -> Future:
+    """``function(*args)`` on the piece's worker, watched by the progress tally."""
+    future = client.submit(
+        function,
+        *args,
+        key=submitted_key(stage, label, run),
+        workers=[placement.worker],
+        allow_other_workers=True,
+        pure=False,
+    )
+    if tally is not None:
+        # Level `level` from the bottom has 2**(depth - level) splits; the
+        # leaves are one level more.
+        below = int(str(label).split("-")[0]) if stage == "decimal-split" else -1
+        tally.watch(future, tally.level(plan.depth - 1 - below))
+    return future
+
+
 def _piece_leaves(
     client: Client,
     placement: _Placement,
@@ -153,23 +184,9 @@ def _piece_leaves(
     tally: _Tally | None,
 ) -> list[Future]:
     """On the piece's worker: a tree of ``decimal-split`` tasks, then the leaves."""
-
-    def submit(stage: str, label: object, function: Callable, *args: object) -> Future:
-        future = client.submit(
-            function,
-            *args,
-            key=f"{stage}-{label}-{run}",
-            workers=[placement.worker],
-            allow_other_workers=True,
-            pure=False,
-        )
-        if tally is not None:
-            # Level `level` from the bottom has 2**(depth - level) splits; the
-            # leaves are one level more.
-            below = int(str(label).split("-")[0]) if stage == "decimal-split" else -1
-            tally.watch(future, tally.level(plan.depth - 1 - below))
-        return future
-
+    submit = functools.partial(
+        _submit_on_piece_worker, client, placement, plan, run, tally
+    )
     root, *powers = placement.scattered
     nodes = [(root, 0, placement.first)]  # (pair, side, first part), in order
     for level in reversed(range(len(powers))):
@@ -218,7 +235,6 @@ def _submit_parts(
 
 
 # Reports the share of a conversion done, from 0 to 1, as its parts finish.
-ConversionProgress = Callable[[float], None]
 
 
 class _Tally:
@@ -230,7 +246,7 @@ class _Tally:
     the tasks of a level.
     """
 
-    def __init__(self, plan: DecimalPlan, on_progress: ConversionProgress) -> None:
+    def __init__(self, plan: DecimalPlan, on_progress: ProgressCallback) -> None:
         self.step = 1 / (plan.depth + 2)
         self.done = 0.0
         self.on_progress = on_progress
@@ -250,7 +266,7 @@ class _Tally:
 
 
 def _cluster_chunks(
-    value: mpz, client: Client, on_progress: ConversionProgress | None = None
+    value: mpz, client: Client, on_progress: ProgressCallback | None = None
 ) -> Iterator[str]:
     from compute import wire  # imports distributed: the cluster path only
 
@@ -304,7 +320,7 @@ def decimal_chunks(value: int, *, client: Client | None = None) -> Iterator[str]
 
 
 def digits_reporting(
-    signed: mpz, client: Client | None, on_progress: ConversionProgress | None = None
+    signed: mpz, client: Client | None, on_progress: ProgressCallback | None = None
 ) -> Iterator[str]:
     """As :func:`decimal_chunks`, calling ``on_progress`` as the parts finish."""
     if signed < 0:

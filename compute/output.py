@@ -8,6 +8,8 @@ no value at all (:mod:`compute.factorial_digits`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 import gmpy2
 from gmpy2 import mpz
 
@@ -34,12 +36,27 @@ def _context() -> gmpy2.context:
     return gmpy2.context(precision=_PRECISION)
 
 
-def _log10(value: mpz) -> gmpy2.mpfr:
-    # Only the top bits go through mpfr, whose exponents overflow above
-    # 2**30 bits; the rest is a shift, added back as shift * log10(2).
-    shift = max(0, value.bit_length() - 2 * _PRECISION)
+def log10_scaled(top: mpz, shift: int = 0) -> gmpy2.mpfr:
+    """``log10(top * 2**shift)`` to 256 bits, for ``top`` of any size.
+
+    Only the top bits go through mpfr, whose exponents overflow above 2**30
+    bits; the rest is a shift, added back as ``shift * log10(2)``.
+    """
+    extra = max(0, top.bit_length() - 2 * _PRECISION)
     with _context():
-        return gmpy2.log10(gmpy2.mpfr(value >> shift)) + shift * gmpy2.log10(2)
+        scaled = gmpy2.log10(gmpy2.mpfr(top >> extra))
+        return scaled + (shift + extra) * gmpy2.log10(2)
+
+
+def leading_of_log10(logarithm: gmpy2.mpfr, digits: int, count: int) -> int | None:
+    """The first ``count`` digits of a ``digits``-digit value of that ``log10``,
+    or None when it lies within rounding of a digit boundary."""
+    with _context():
+        scaled = gmpy2.exp10(logarithm - (digits - count))
+        leading = gmpy2.floor(scaled)
+        if scaled - leading > _GUARD and leading + 1 - scaled > _GUARD:
+            return int(leading)
+    return None
 
 
 def digit_count(value: int) -> int:
@@ -70,7 +87,7 @@ def digit_count(value: int) -> int:
     magnitude = abs(mpz(as_integer(value)))
     if magnitude.bit_length() <= _SMALL_BITS:
         return len(magnitude.digits(10))
-    logarithm = _log10(magnitude)
+    logarithm = log10_scaled(magnitude)
     floor = int(gmpy2.floor(logarithm))
     # Only a value within rounding of a power of ten needs an exact check.
     if logarithm - floor < _GUARD or gmpy2.ceil(logarithm) - logarithm < _GUARD:
@@ -92,14 +109,27 @@ def leading_digits(value: mpz, count: int) -> str:
     if value.bit_length() <= _SMALL_BITS:
         return value.digits(10)[:count]
     digits = digit_count(value)
-    logarithm = _log10(value)
-    with _context():
-        scaled = gmpy2.exp10(logarithm - (digits - count))
-        leading = gmpy2.floor(scaled)
-        exact = scaled - leading > _GUARD and leading + 1 - scaled > _GUARD
-    if exact:
-        return str(int(leading))
+    leading = leading_of_log10(log10_scaled(value), digits, count)
+    if leading is not None:
+        return str(leading)
     return (value // mpz(10) ** (digits - count)).digits(10)  # at a digit boundary
+
+
+def hex_text(blocks: Iterable[bytes | memoryview]) -> Iterator[bytes]:
+    """The ``hex`` file format of a non-negative value given as big-endian
+    blocks, top first: lowercase digits without leading zeros ("0" for
+    none), then a newline."""
+    leading = True
+    for block in blocks:
+        text = block.hex().encode()
+        if leading:
+            text = text.lstrip(b"0")
+            leading = not text
+        if text:
+            yield text
+    if leading:
+        yield b"0"
+    yield b"\n"
 
 
 def _plural(count: int, noun: str) -> str:

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from distributed import Client
 
 # Stages whose task multiplies its operands (see compute.tasks for the keys).
+# Told the fraction of a piece of work done so far, from 0 to 1.
+ProgressCallback = Callable[[float], None]
+
 MULTIPLY_STAGES = frozenset({"multiply", "part-product", "divide", "square"})
 # A linear pass (chunking, evaluation, carries), per bit of its output.
 LINEAR_SECONDS_PER_BIT = 2e-10

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 from gmpy2 import mpz
 
 from compute.chunked import ChunkedInteger
-from compute.decimal_conversion import ConversionProgress, digits_reporting
-from compute.output import digit_count
-from compute.progress import TextBar
+from compute.decimal_conversion import digits_reporting
+from compute.output import digit_count, hex_text
+from compute.progress import ProgressCallback, TextBar
 from compute.validate import as_integer
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ def _encoded(
     value: mpz,
     format: str,
     client: Client | None,
-    on_converted: ConversionProgress | None = None,
+    on_converted: ProgressCallback | None = None,
 ) -> Iterable[bytes | memoryview]:
     """``value`` in ``format``, as consecutive runs of bytes."""
     if format == "bin":
@@ -159,15 +159,10 @@ def _encoded(
     if format == "hex":
         if value < 0:
             yield b"-"
-        blocks = _magnitude_blocks(abs(value))
-        first = next(blocks, None)
-        # Only the leading byte may start with a zero digit to drop.
-        yield first.hex().lstrip("0").encode() if first is not None else b"0"
-        for block in blocks:
-            yield block.hex().encode()
-    else:
-        for chunk in digits_reporting(value, client, on_converted):
-            yield chunk.encode("ascii")
+        yield from hex_text(_magnitude_blocks(abs(value)))
+        return
+    for chunk in digits_reporting(value, client, on_converted):
+        yield chunk.encode("ascii")
     yield b"\n"
 
 

@@ -54,6 +54,17 @@ def stage_of(key: object) -> str:
     return parts[0] if len(parts) == 3 else ""
 
 
+def submitted_key(stage: str, label: object, run: str) -> str:
+    """The key of a task submitted on its own in run ``run`` (a unique token).
+
+    Examples
+    --------
+    >>> submitted_key("decimal-digits", 0, "5f1c")
+    'decimal-digits-0-5f1c'
+    """
+    return f"{stage}-{label}-{run}"
+
+
 def task(stage: str, label: int, function: Callable, *args: object) -> Delayed:
     """``function(*args)`` as one pure delayed task keyed by stage and label."""
     key = _key(stage, label, function, args)
