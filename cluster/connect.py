@@ -114,8 +114,6 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
     ...     print(client.dashboard_link.endswith("/status"))
     True
     """
-    from distributed import Client  # imported only when a cluster is used
-
     quiet_exit_after_interrupt()
     use_distributed_defaults()
     # Checked before any client exists, so a bad value leaves none behind.
@@ -133,22 +131,27 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
             f"cannot be used with {where}"
         )
     if address is not None:
-        client = _send_promptly(_connect_to(address), interval)
-        _quiet_abandoned_gathers()
+        client = _connect_to(address)
         logger.info(
             "connected to the Dask scheduler at %s; dashboard: %s",
             address,
             client.dashboard_link,
         )
-        return client
-    if queue is not None:
+    elif queue is not None:
         from cluster.jobqueue import job_queue_client
 
-        client = _send_promptly(job_queue_client(queue), interval)
-        _quiet_abandoned_gathers()
-        return client
-    # A Client given no address starts its own LocalCluster from these
-    # keywords and shuts it down when it closes.
+        client = job_queue_client(queue)
+    else:
+        client = _start_local_cluster(local_cluster_kwargs)
+    client = _send_promptly(client, interval)
+    _quiet_abandoned_gathers()
+    return client
+
+
+def _start_local_cluster(local_cluster_kwargs: dict[str, Any]) -> Client:
+    """A client of a new LocalCluster, which it shuts down when it closes."""
+    from distributed import Client  # imported only when a cluster is used
+
     check_main_guard()
     forget_unimportable_main()
     preload = [
@@ -169,8 +172,6 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
         # unblocks SIGINT in the spawning thread afterwards: start it first.
         resource_tracker.ensure_running()
         client = in_helper_thread(partial(Client, **options), sigint_blocked=True)
-    client = _send_promptly(client, interval)
-    _quiet_abandoned_gathers()
     logger.info(
         "started a local Dask cluster of %d workers; dashboard: %s",
         len(client.scheduler_info(n_workers=-1)["workers"]),
@@ -349,13 +350,10 @@ def _refused_at_once(address: str) -> bool:
 _PROBE_SECONDS = 1.0
 
 
-def _connect_to(address: str) -> Client:
-    """A client of the scheduler at ``address``, or a clear error, within a bound."""
-    from distributed import Client
+def _check_security_for(address: str) -> None:
+    """Refuse an address that this client's TLS settings cannot dial."""
     from distributed.security import Security
 
-    timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"))
-    address = _with_scheme(address)
     security = Security()  # filled from distributed.comm.tls.* config
     if address.startswith("tls://"):
         problem = _tls_material_problem(security)
@@ -372,6 +370,15 @@ def _connect_to(address: str) -> Client:
             f"to {address}: address the scheduler as "
             f"{address.replace('tcp://', 'tls://', 1)}"
         )
+
+
+def _connect_to(address: str) -> Client:
+    """A client of the scheduler at ``address``, or a clear error, within a bound."""
+    from distributed import Client
+
+    timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"))
+    address = _with_scheme(address)
+    _check_security_for(address)
     if _refused_at_once(address):
         raise OSError(
             f"could not connect to the Dask scheduler at {address}: {_REFUSED}"

@@ -110,13 +110,28 @@ def cluster_options(queue: str) -> dict[str, Any]:
         walltime = walltime_seconds(
             str(settings["walltime"]), f"jobqueue.{queue}.walltime"
         )
-        keep = min(RETIRE_SECONDS, RETIRE_SHARE * walltime)
-        # Staggered, so that jobs started together do not all retire at once.
-        options["worker_extra_args"] = [
-            *extra_args,
-            "--lifetime", f"{walltime - keep:.0f}s",
-            "--lifetime-stagger", f"{keep / 2:.0f}s",
-        ]  # fmt: skip
+        options["worker_extra_args"] = [*extra_args, *_lifetime_arguments(walltime)]
+    scheduler_options = _scheduler_options(settings)
+    if scheduler_options != (settings.get("scheduler-options") or {}):
+        options["scheduler_options"] = scheduler_options
+    return options
+
+
+def _lifetime_arguments(walltime: float) -> list[str]:
+    """``dask worker`` arguments that retire a worker before its walltime.
+
+    Staggered, so that jobs started together do not all retire at once.
+    """
+    keep = min(RETIRE_SECONDS, RETIRE_SHARE * walltime)
+    return [
+        "--lifetime", f"{walltime - keep:.0f}s",
+        "--lifetime-stagger", f"{keep / 2:.0f}s",
+    ]  # fmt: skip
+
+
+def _scheduler_options(settings: dict[str, Any]) -> dict[str, Any]:
+    """The scheduler's options: the user's, the dashboard on the scheduler's
+    host, and TLS when this config requires encryption."""
     scheduler_options = dict(settings.get("scheduler-options") or {})
     if "dashboard_address" not in scheduler_options:
         address = checked_setting("compute.cluster.dashboard-address", "text")
@@ -131,9 +146,7 @@ def cluster_options(queue: str) -> dict[str, Any]:
         # given them, dask-jobqueue would write inline keys to files.
         scheduler_options.setdefault("protocol", "tls://")
         scheduler_options.setdefault("security", security)
-    if scheduler_options != (settings.get("scheduler-options") or {}):
-        options["scheduler_options"] = scheduler_options
-    return options
+    return scheduler_options
 
 
 def _scheduler_host(options: dict[str, Any], interface: str | None) -> str | None:
@@ -248,6 +261,39 @@ def _import_dask_jobqueue(queue: str) -> ModuleType:
     return dask_jobqueue
 
 
+def _wait_for_first_workers(
+    client: JobQueueClient,
+    refusals: _QueueRefusals,
+    queue: str,
+    jobs: int,
+    workers: int,
+    wait: float,
+) -> None:
+    """Wait for the first jobs' workers; close the client (cancelling the
+    jobs) and raise if the queue refuses a job or ``wait`` seconds pass."""
+    deadline = time.monotonic() + wait
+    while True:
+        if refusals.refusals:
+            client.close()
+            raise RuntimeError(
+                f"the {queue} queue refused the job: {refusals.refusals[0]} "
+                f"(see jobqueue.{queue}.* in Dask's config)"
+            )
+        try:
+            client.wait_for_workers(workers, timeout=_POLL_SECONDS)
+            return
+        except TimeoutError:
+            if time.monotonic() < deadline:
+                continue
+        client.close()
+        raise TimeoutError(
+            f"the {jobs} {queue} job(s) asked for did not start {workers} "
+            f"worker(s) within {wait:g} s (compute.cluster.job-wait); they are "
+            "cancelled. Is the queue busy, or do the jobs fail? See their logs "
+            f"(jobqueue.{queue}.log-directory)"
+        )
+
+
 def job_queue_client(queue: str) -> Client:
     """A client of a new job-queue cluster, its first workers started.
 
@@ -280,27 +326,7 @@ def job_queue_client(queue: str) -> Client:
     client.refusals = refusals
     client.adaptive = cluster.adapt(minimum_jobs=minimum, maximum_jobs=maximum)
     workers = minimum * options["processes"]
-    deadline = time.monotonic() + wait
-    while True:
-        if refusals.refusals:
-            client.close()
-            raise RuntimeError(
-                f"the {queue} queue refused the job: {refusals.refusals[0]} "
-                f"(see jobqueue.{queue}.* in Dask's config)"
-            )
-        try:
-            client.wait_for_workers(workers, timeout=_POLL_SECONDS)
-            break
-        except TimeoutError:
-            if time.monotonic() < deadline:
-                continue
-        client.close()
-        raise TimeoutError(
-            f"the {minimum} {queue} job(s) asked for did not start {workers} "
-            f"worker(s) within {wait:g} s (compute.cluster.job-wait); they are "
-            "cancelled. Is the queue busy, or do the jobs fail? See their logs "
-            f"(jobqueue.{queue}.log-directory)"
-        )
+    _wait_for_first_workers(client, refusals, queue, minimum, workers, wait)
     refusals.started = True
     logger.info(
         "started %d %s job(s) of %d worker(s) each (adapting up to %d jobs); "

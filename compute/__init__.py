@@ -18,27 +18,25 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from compute.api import (
-        factorial,
-        factorial_chunked,
-        factorial_delayed,
-        factorial_many,
-    )
+    from compute.api import factorial, factorial_chunked, factorial_many
     from compute.chunked import ChunkedInteger
     from compute.combinatorics import (
         binomial,
-        binomial_delayed,
         binomial_many,
         double_factorial,
-        double_factorial_delayed,
         falling_factorial,
-        falling_factorial_delayed,
         multinomial,
-        multinomial_delayed,
         primorial,
-        primorial_delayed,
     )
     from compute.decimal_conversion import decimal_chunks, to_decimal
+    from compute.delayed import (
+        binomial_delayed,
+        double_factorial_delayed,
+        factorial_delayed,
+        falling_factorial_delayed,
+        multinomial_delayed,
+        primorial_delayed,
+    )
     from compute.output import digit_count
     from compute.result_file import read_result, write_result
 
@@ -46,20 +44,20 @@ if TYPE_CHECKING:
 _HOMES = {
     "factorial": "compute.api",
     "factorial_chunked": "compute.api",
-    "factorial_delayed": "compute.api",
+    "factorial_delayed": "compute.delayed",
     "factorial_many": "compute.api",
     "ChunkedInteger": "compute.chunked",
     "binomial": "compute.combinatorics",
-    "binomial_delayed": "compute.combinatorics",
+    "binomial_delayed": "compute.delayed",
     "binomial_many": "compute.combinatorics",
     "double_factorial": "compute.combinatorics",
-    "double_factorial_delayed": "compute.combinatorics",
+    "double_factorial_delayed": "compute.delayed",
     "falling_factorial": "compute.combinatorics",
-    "falling_factorial_delayed": "compute.combinatorics",
+    "falling_factorial_delayed": "compute.delayed",
     "multinomial": "compute.combinatorics",
-    "multinomial_delayed": "compute.combinatorics",
+    "multinomial_delayed": "compute.delayed",
     "primorial": "compute.combinatorics",
-    "primorial_delayed": "compute.combinatorics",
+    "primorial_delayed": "compute.delayed",
     "decimal_chunks": "compute.decimal_conversion",
     "to_decimal": "compute.decimal_conversion",
     "digit_count": "compute.output",

@@ -6,15 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from dask.delayed import Delayed
 from gmpy2 import mpz
 
-from compute.admission import check_fits_here
 from compute.chunked import ChunkedInteger
 from compute.engine import run_batch, run_chunked_factorial
-from compute.graph import batch_graph
-from compute.plan import plan_batch
-from compute.toom_graph import whole
 from compute.validate import as_count, as_counts
 
 if TYPE_CHECKING:
@@ -136,40 +131,3 @@ def factorial_chunked(n: int, *, client: Client | None = None) -> ChunkedInteger
     True
     """
     return run_chunked_factorial(as_count(n), client)
-
-
-def factorial_delayed(n: int) -> Delayed:
-    """The graph of ``n!`` as a :class:`dask.delayed.Delayed`.
-
-    It runs on any Dask scheduler: ``.compute(scheduler="sync")``, the
-    threaded scheduler, or a distributed Client. Large n are split into
-    pieces planned for ``compute.threads`` workers (default: this machine's
-    CPU count).
-
-    Parameters
-    ----------
-    n : int
-        A non-negative integer.
-
-    Returns
-    -------
-    dask.delayed.Delayed
-        Computes to ``gmpy2.fac(n)``.
-
-    Raises
-    ------
-    TypeError
-        If ``n`` is not an integer.
-    ValueError
-        If ``n`` is negative, or ``n!`` cannot fit in this machine's memory.
-
-    Examples
-    --------
-    >>> import compute
-    >>> compute.factorial_delayed(10).compute(scheduler="sync")
-    mpz(3628800)
-    """
-    value = as_count(n)
-    check_fits_here([value], positions=False)
-    outputs, located = batch_graph(plan_batch([value]))
-    return whole(outputs[located[value].output])

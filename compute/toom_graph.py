@@ -172,26 +172,10 @@ def product(
         return _recombine(
             graph, products, width, matrix, 1, part, keep, chunk_bits, label
         )
-    zero = mpz(0)
-    size = 2 * ways - 1
     top = max(part, len(a) - (ways - 1) * part)  # slices of the top part
-
-    def evaluated(operand: Sequence[object]) -> list[Chunks]:
-        by_slice = []
-        for s in range(top):
-            slices = [
-                operand[i * part + s]
-                if (s < part or i == ways - 1) and i * part + s < len(operand)
-                else zero
-                for i in range(ways)
-            ]
-            values = graph.add(
-                "toom-evaluation", label, toom.evaluate_slice, ways, slices
-            )
-            by_slice.append(graph.items("toom-evaluation", label, values, size))
-        return [[by_slice[s][j] for s in range(top)] for j in range(size)]
-
-    a_points, b_points = evaluated(a), evaluated(b)
+    size = 2 * ways - 1
+    a_points = _evaluated(graph, a, ways, part, top, label)
+    b_points = _evaluated(graph, b, ways, part, top, label)
     products = [part_product(a_points[j], b_points[j]) for j in range(size)]
     matrix, divisor = toom.interpolation(ways)
     # Evaluated parts grow by a few bits (|A(p)| < 2**(top*C + 8)), so each
@@ -200,6 +184,31 @@ def product(
     return _recombine(
         graph, products, width, matrix, divisor, part, keep, chunk_bits, label
     )
+
+
+def _evaluated(
+    graph: TaskGraph,
+    operand: Sequence[object],
+    ways: int,
+    part: int,
+    top: int,
+    label: int,
+) -> list[Chunks]:
+    """The operand's Toom-k evaluation, one task per slice across its parts:
+    for each of the ``2 * ways - 1`` points, its ``top`` chunks."""
+    zero = mpz(0)
+    size = 2 * ways - 1
+    by_slice = []
+    for s in range(top):
+        slices = [
+            operand[i * part + s]
+            if (s < part or i == ways - 1) and i * part + s < len(operand)
+            else zero
+            for i in range(ways)
+        ]
+        values = graph.add("toom-evaluation", label, toom.evaluate_slice, ways, slices)
+        by_slice.append(graph.items("toom-evaluation", label, values, size))
+    return [[by_slice[s][j] for s in range(top)] for j in range(size)]
 
 
 def _recombine(

@@ -75,7 +75,7 @@ def test_costly_work_starts_a_shared_local_cluster(fresh_shared_client):
 
 def test_one_thread_pool_is_reused_and_replaced_when_threads_change():
     from compute import execute
-    from compute.api import factorial_delayed
+    from compute.delayed import factorial_delayed
 
     graph = [factorial_delayed(2000), factorial_delayed(3000)]
     execute.run_in_process(graph)
@@ -94,7 +94,7 @@ def test_one_thread_pool_is_reused_and_replaced_when_threads_change():
 def test_results_gathered_as_completed_keep_their_places(client):
     import gmpy2
 
-    from compute.api import factorial_delayed
+    from compute.delayed import factorial_delayed
     from compute.execute import run_on_cluster
 
     # The first finishes last; the last two are one key, asked for twice.

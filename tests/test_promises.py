@@ -9,7 +9,7 @@ import gmpy2
 from distributed import get_task_stream
 
 import compute
-from compute.api import factorial_delayed
+from compute.delayed import factorial_delayed
 from tests.remote import clean_env, run_watched
 
 
