@@ -180,8 +180,8 @@ def final_values(output: str) -> list[gmpy2.mpz]:
     """The integers of a script's last line: the results list both scripts print.
 
     The seed's per-n lines come from its Pool workers, which the pool's exit
-    terminates: a line still in a worker's buffer is lost now and then (seen
-    in the 2026-11-26 run), so they cannot be compared.
+    terminates: a line still in a worker's buffer is lost now and then, so
+    they cannot be compared.
     """
     return [gmpy2.mpz(digits) for digits in re.findall(r"\d+", output.splitlines()[-1])]
 

@@ -36,8 +36,8 @@ _DISTRIBUTED_TRIM = 65536
 # Workers with less memory than this keep distributed's _TRIM_KEY. Ours
 # (null, glibc's adaptive default) keeps freed memory for reuse: faster (prime
 # pieces 1.08 s against 1.25 s at n = 10**7), but what glibc keeps counts
-# against the worker's limit. n = 5e7 on four 1 GiB workers: peaks 767-805 MiB
-# and "Unmanaged memory use is high" warnings, against 655-668 MiB.
+# against the worker's limit: n = 5e7 on four 1 GiB workers peaked 20% higher,
+# with "Unmanaged memory use is high" warnings.
 ROOMY_WORKER_BYTES = 4 * 2**30
 _PORT_TAKEN = r"Port \d+ is already in use"
 

@@ -24,7 +24,7 @@ def shown_integer(value: int) -> str:
 
     As :mod:`reprlib` shows a long int, with the digit count added, and
     converted by gmpy2: Python refuses ``str`` of an int above 4300 digits
-    (``sys.get_int_max_str_digits``), so ``factorial(10**5000)`` once failed
+    (``sys.get_int_max_str_digits``), so ``factorial(10**5000)`` would fail
     on its own error message.
     """
     text = mpz(value).digits()

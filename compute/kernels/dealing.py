@@ -63,7 +63,7 @@ def piece_prime_chunks(
 
     Small arrays are reused from the heap; arrays of millions of primes are
     fresh pages each time, and their page faults serialise the threads of a
-    process (binomial(2e8, 1e8), 2 pieces: 2.97 s -> 2.6 s).
+    process (binomial(2e8, 1e8), 2 pieces: 12% faster in small arrays).
     """
     block_size, dealt_limit = dealing(n, pieces, blocks_per_piece)
     small = small_primes(dealt_limit)[1:]  # 2 becomes a shift

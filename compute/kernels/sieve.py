@@ -32,7 +32,7 @@ def primes_in_range(lo: int, hi: int) -> np.ndarray:
 
     A segmented sieve over odd numbers only: only base primes up to
     ``isqrt(hi - 1)`` are needed, so memory is proportional to ``hi - lo``,
-    not to ``hi`` (odd-only: 3e7 integers sieved in 0.034 s instead of 0.18 s).
+    not to ``hi``; sieving odd numbers only is 5x faster than all of them.
     """
     lo = max(lo, 2)
     if hi <= lo:
@@ -57,8 +57,7 @@ def legendre_exponents(primes: np.ndarray, n: int) -> np.ndarray:
     """Exponent of each prime in ``n!``: ``sum(n // p**k for k >= 1)``.
 
     Only primes ``p <= isqrt(n)`` have a second term, so the loop over higher
-    powers runs on those few (at n = 2e8 this took the exponents of 11
-    million primes from 0.8 s to 0.07 s).
+    powers runs on those few (11x faster for the 11 million primes of 2e8!).
     """
     primes_i64 = primes.astype(np.int64)
     exponents = n // primes_i64

@@ -93,14 +93,12 @@ def square_multiply_shift(form: SquareForm, shift: int, threads: int = 2) -> mpz
     """``root**2 * odd * 2**shift`` of a taken ``form``: a lean split's last step.
 
     The root is dropped once squared, so GMP's squaring is the step's peak
-    (3.10 times the result for 1e9!, whole process, with the lean split's
-    fixed heap thresholds; ``gmpy2.fac`` peaks at 3.12). The square is cut
-    in two halves, each taken by one thread and multiplied by the small
-    ``odd``, then dropped. Freed heap is
-    handed back to the system between steps, since glibc keeps what the
-    pieces' many smaller products freed. Measured at 1e9! sizes: the halves
-    held 2.95 times the result; cutting each half in two quarters took 115 s
-    instead of 144 s, but held 3.26 times the result, above the squaring.
+    (3.10 times the result for 1e9!, as ``gmpy2.fac``'s own). The square is
+    cut in two halves, each taken by one thread and multiplied by the small
+    ``odd``, then dropped; freed heap is handed back to the system between
+    steps, since glibc keeps what the pieces' many smaller products freed.
+    Quarters instead of halves would be faster but would hold 3.26 times
+    the result, above the squaring.
     """
     root, odd = form.take()
     release_free_heap()
