@@ -114,6 +114,10 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
     ...     print(client.dashboard_link.endswith("/status"))
     True
     """
+    # distributed registers its exit handlers (closing clusters) on import:
+    # imported first, so that ours, registered after, runs before them.
+    import distributed  # noqa: F401 (imported only when a cluster is used)
+
     quiet_exit_after_interrupt()
     use_distributed_defaults()
     # Checked before any client exists, so a bad value leaves none behind.

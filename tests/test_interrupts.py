@@ -204,3 +204,43 @@ def test_a_command_whose_parent_ignores_sigint_keeps_ignoring_it(tmp_path):
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     assert process.wait(timeout=60) == 1
+
+
+ORDER_SCRIPT = """
+import atexit
+
+registered = []
+register = atexit.register
+
+
+def recording(function, *args, **kwargs):
+    registered.append(function.__qualname__)
+    return register(function, *args, **kwargs)
+
+
+atexit.register = recording
+import cluster
+
+if __name__ == "__main__":
+    with cluster.connect(processes=False, n_workers=1, dashboard_address=":0"):
+        pass
+    print(registered.index("close_clusters"), registered.index("_quiet_if_interrupted"))
+"""
+
+
+def test_the_quiet_exit_runs_before_distributed_closes_its_clusters(tmp_path):
+    # atexit runs last in, first out: ours must be registered after
+    # distributed's close_clusters, or a second Ctrl-C interrupts that close
+    # with a traceback before we go deaf.
+    script = tmp_path / "order.py"
+    script.write_text(ORDER_SCRIPT)
+    finished = subprocess.run(
+        [sys.executable, str(script)],
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 0, finished.stderr
+    theirs, ours = map(int, finished.stdout.split())
+    assert theirs < ours
