@@ -261,14 +261,21 @@ def start_script(
 
 
 def _python_children(pid: int) -> list[list[str]]:
-    """Command lines of the Python processes below ``pid`` (workers, nannies)."""
+    """Command lines of the Python processes below ``pid`` (workers, nannies).
+
+    A child with ``pid``'s own command line is a fork on its way to run a
+    helper (``uname -p``): between fork and exec it still looks like the
+    script. Workers are spawned, with command lines of their own.
+    """
+    parent = psutil.Process(pid)
+    own = parent.cmdline()
     found = []
-    for child in psutil.Process(pid).children(recursive=True):
+    for child in parent.children(recursive=True):
         try:
             command = child.cmdline()
         except psutil.Error:
             continue
-        if command and Path(command[0]).name.startswith("python"):
+        if command and command != own and Path(command[0]).name.startswith("python"):
             found.append(command)
     return found
 
