@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import gmpy2
 
 
+@functools.cache  # 10**7! has 65 million digits: converted once a session
 def summary_line(n: int, width: int = 12) -> str:
-    """The summary line of ``n!``, as the README describes it."""
+    """The summary line of ``n!``, as the command-line guide describes it."""
     digits = gmpy2.fac(n).digits(10)
     significant = digits.rstrip("0")
     zeros = len(digits) - len(significant)
@@ -20,7 +23,7 @@ def summary_line(n: int, width: int = 12) -> str:
 
 
 def value_line(label: str, value: gmpy2.mpz, width: int = 12) -> str:
-    """The summary line of a computed value, as the README describes it."""
+    """The summary line of a computed value, as the command-line guide describes it."""
     digits = value.digits(10)
     if len(digits) <= 3 * width:
         unit = "digit" if len(digits) == 1 else "digits"
