@@ -21,7 +21,11 @@ from cluster.config import (
     local_cluster_defaults,
     use_distributed_defaults,
 )
-from cluster.interrupts import in_helper_thread, quiet_exit_after_interrupt
+from cluster.interrupts import (
+    in_helper_thread,
+    quiet_abandoned_gathers,
+    quiet_exit_after_interrupt,
+)
 from cluster.main_guard import check_main_guard, forget_unimportable_main
 
 if TYPE_CHECKING:
@@ -148,7 +152,7 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
     else:
         client = _start_local_cluster(local_cluster_kwargs)
     client = _send_promptly(client, interval)
-    _quiet_abandoned_gathers()
+    quiet_abandoned_gathers()
     return client
 
 
@@ -182,25 +186,6 @@ def _start_local_cluster(local_cluster_kwargs: dict[str, Any]) -> Client:
         client.dashboard_link,
     )
     return client
-
-
-def _drop_abandoned_gather(record: logging.LogRecord) -> bool:
-    """A logging filter: False for a gather that Ctrl-C cut off.
-
-    distributed ends the waits of an interrupted gather with its own AllExit,
-    which asyncio reports as "Task exception was never retrieved", once per
-    task, as they are collected.
-    """
-    from distributed.client import AllExit
-
-    return not (record.exc_info and isinstance(record.exc_info[1], AllExit))
-
-
-def _quiet_abandoned_gathers() -> None:
-    """Install :func:`_drop_abandoned_gather` on asyncio's logger, once."""
-    asyncio_log = logging.getLogger("asyncio")
-    if _drop_abandoned_gather not in asyncio_log.filters:
-        asyncio_log.addFilter(_drop_abandoned_gather)
 
 
 def _send_promptly(client: Client, interval: str | float) -> Client:

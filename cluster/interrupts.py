@@ -117,6 +117,25 @@ _registered = False
 _register_lock = threading.Lock()
 
 
+def _drop_abandoned_gather(record: logging.LogRecord) -> bool:
+    """A logging filter: False for a gather that Ctrl-C cut off.
+
+    distributed ends the waits of an interrupted gather with its own AllExit,
+    which asyncio reports as "Task exception was never retrieved", once per
+    task, as they are collected.
+    """
+    from distributed.client import AllExit
+
+    return not (record.exc_info and isinstance(record.exc_info[1], AllExit))
+
+
+def quiet_abandoned_gathers() -> None:
+    """Install :func:`_drop_abandoned_gather` on asyncio's logger, once."""
+    asyncio_log = logging.getLogger("asyncio")
+    if _drop_abandoned_gather not in asyncio_log.filters:
+        asyncio_log.addFilter(_drop_abandoned_gather)
+
+
 def _first_interrupt_only(signum: int, frame: Any) -> None:
     quiet_for_exit()  # before anything else can run
     raise KeyboardInterrupt
