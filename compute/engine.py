@@ -170,11 +170,7 @@ def product_refusal(product: Product) -> str | None:
         check_products_here([product], positions=False)
     except ValueError as refusal:
         return str(refusal)
-    return _refusal_before_any_cluster(
-        lambda worker_bytes, _, where: check_sizes(
-            _sizes([product], False), worker_bytes, machine_bytes(), where
-        )
-    )
+    return _refusal_before_any_cluster(_products_check([product], positions=False))
 
 
 def _factorials_check(values: list[int], positions: bool) -> MemoryCheck:
@@ -251,6 +247,15 @@ def _sizes(products: list[Product], positions: bool) -> list[ResultSize]:
     ]
 
 
+def _products_check(products: list[Product], positions: bool) -> MemoryCheck:
+    """The memory check of ``products``, as :func:`_run_planned` takes it."""
+
+    def check(worker_bytes: float, cluster_bytes: float | None, where: str) -> None:
+        check_sizes(_sizes(products, positions), worker_bytes, machine_bytes(), where)
+
+    return check
+
+
 def check_products_here(products: list[Product], positions: bool = True) -> None:
     """Refuse ``products`` whose values cannot fit in this machine's memory."""
     memory = machine_bytes()
@@ -277,9 +282,7 @@ def run_products(
         lambda threads, worker_bytes: products_graph(
             plan_products(distinct, threads, in_process=worker_bytes is None)
         ),
-        lambda worker_bytes, _, where: check_sizes(
-            _sizes(products, positions), worker_bytes, machine_bytes(), where
-        ),
+        _products_check(products, positions),
         progress,
         lambda product: product.bits,
     )
