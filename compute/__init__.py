@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     )
     from compute.output import digit_count
     from compute.result_file import read_result, write_result
+    from compute.verify import verify_factorial
 
 # Each public name, and the module that defines it.
 _HOMES = {
@@ -63,6 +64,7 @@ _HOMES = {
     "digit_count": "compute.output",
     "read_result": "compute.result_file",
     "write_result": "compute.result_file",
+    "verify_factorial": "compute.verify",
 }
 
 __all__ = [
@@ -87,6 +89,7 @@ __all__ = [
     "primorial_delayed",
     "read_result",
     "to_decimal",
+    "verify_factorial",
     "write_result",
 ]
 

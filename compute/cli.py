@@ -35,6 +35,8 @@ examples:
   compute factorial 5310 5263 7854          summaries, in input order
   compute factorial 1e7 --output f.txt      10**7! written to f.txt (decimal)
   compute factorial 10**8 --digits          its digit count, computed at once
+  compute factorial 1e8 --output f.bin --format bin --verify
+                                            written raw, then the file checked
   compute factorial - < ns.txt              n read from standard input, one a line
   compute factorial @ns.txt --print         n read from ns.txt; full decimals
   compute binomial 2e7 1e7                  another function, same options
@@ -87,6 +89,13 @@ def _factorial_parser(commands: argparse._SubParsersAction) -> argparse.Argument
         metavar="PATH",
         help="write each n! to PATH, replaced atomically; with several N, "
         "PATH must contain {n}",
+    )
+    factorial.add_argument(
+        "--verify",
+        action="store_true",
+        help="check each n! (the file written, with --output) against n! "
+        "modulo four primes, its bit length and 2-adic valuation, found "
+        "without computing n! again; prints one line, verified: ...",
     )
     return factorial
 
@@ -184,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + signal.SIGPIPE
     except (TypeError, ValueError) as error:
         subcommands[arguments.command].error(str(error))  # exits 2, with usage
-    except (OSError, MemoryError) as error:
+    except (OSError, MemoryError, ArithmeticError) as error:
         print(f"compute: error: {error}", file=sys.stderr)
         return 1
     return 1  # not reached: error() exits

@@ -62,11 +62,12 @@ class Outputs:
     format: str
     scheduler: str | None
     report: str | None
+    verify: bool  # check each value (or file) against facts about it
 
     @property
     def needs_values(self) -> bool:
         """Whether any output needs the computed value (not just its summary)."""
-        return self.print or bool(self.paths)
+        return self.print or bool(self.paths) or self.verify
 
 
 def outputs_of(
@@ -94,6 +95,7 @@ def outputs_of(
         format,
         arguments.scheduler,
         arguments.report,
+        getattr(arguments, "verify", False),  # compute factorial's own option
     )
 
 
@@ -228,9 +230,13 @@ def run_factorials(arguments: argparse.Namespace) -> int:
             client is None and factorials_run_here(fitting)
         ):
             _write_chunked(ns[0], outputs, client, status)
+            if outputs.verify:
+                _verify(dict(outputs.paths), outputs.format, status)
             return 0
         values, used = _compute(fitting, client, status)
         _emit(ns, outputs, values, used, status)
+    if outputs.verify:
+        _verify(dict(outputs.paths) or values, outputs.format, status)
     return 0
 
 
@@ -263,6 +269,36 @@ def _emit(
     for n, path in outputs.paths.items():
         label = f"{shown_integer(n)}!"
         _write(values[n], label, path, outputs, used, status)
+
+
+def _verify(
+    targets: dict[int, mpz] | dict[int, str], format: str, status: TextIO
+) -> None:
+    """Check each n! (or the file it was written to); one line on ``status``.
+
+    Raises
+    ------
+    ArithmeticError
+        If one is not n!: the command then ends with an error.
+    """
+    from compute.verify import verify_factorial
+
+    start = time.perf_counter()
+    try:
+        done = [
+            verify_factorial(target, n, format=format) for n, target in targets.items()
+        ]
+    except ValueError as error:
+        raise ArithmeticError(f"verification failed: {error}") from None
+    if len(done) == 1:
+        print(done[0], file=status)
+        return
+    compared = ", ".join(what for what, _ in done[0].checks)
+    print(
+        f"verified: {len(done)} factorials, each by its {compared}, in "
+        f"{time.perf_counter() - start:.2f} s",
+        file=status,
+    )
 
 
 def _streams_chunks(ns: list[int], fitting: list, outputs: Outputs) -> bool:

@@ -344,3 +344,33 @@ def test_a_worker_killed_during_a_distributed_product_changes_nothing(
     assert victim is not None, "no part product was seen running"
     os.kill(pids[victim], signal.SIGKILL)
     assert product.to_mpz() == gmpy2.fac(5_000_000) * gmpy2.fac(4_800_000)
+
+
+def _summaries(chunks: list[mpz], divisor: int) -> list:
+    return [toom.carry_summary(chunk, CHUNK_BITS, divisor, 8) for chunk in chunks]
+
+
+def test_a_product_not_divisible_by_its_toom_denominator_is_an_error() -> None:
+    """Interpolation yields D * a * b: a sum that D does not divide is a fault
+    upstream (a wrong part product), never a number to return."""
+    rng = random.Random(7)
+    quotient = _random(5 * CHUNK_BITS - 3, rng)
+    chunks = list(toom.to_chunks(3 * quotient, CHUNK_BITS, 6))
+    chain = toom.carry_chain(_summaries(chunks, 3), CHUNK_BITS, 3)
+    divided = [
+        toom.carry_apply(c, chain, i, CHUNK_BITS, 3) for i, c in enumerate(chunks)
+    ]
+    assert toom.join_chunks(divided, CHUNK_BITS) == quotient
+    chunks[2] += 1  # one chunk off by one: 3 * quotient + 2**(2 C)
+    with pytest.raises(ArithmeticError, match="not divisible by its Toom denominator"):
+        toom.carry_chain(_summaries(chunks, 3), CHUNK_BITS, 3)
+
+
+def test_a_carry_out_of_the_top_chunk_is_an_error() -> None:
+    rng = random.Random(8)
+    value = _random(4 * CHUNK_BITS, rng)
+    chunks = list(toom.to_chunks(value, CHUNK_BITS, 4))
+    assert toom.carry_chain(_summaries(chunks, 1), CHUNK_BITS, 1) == ((0, 0),) * 4
+    chunks[3] += mpz(1) << CHUNK_BITS  # the top chunk spills past its width
+    with pytest.raises(ArithmeticError, match=r"overflowed its chunks \(1\)"):
+        toom.carry_chain(_summaries(chunks, 1), CHUNK_BITS, 1)
