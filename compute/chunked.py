@@ -27,7 +27,7 @@ from compute.output import (
     log10_scaled,
 )
 from compute.tasks import TaskGraph
-from compute.validate import as_integer
+from compute.validate import as_mpz
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -105,7 +105,7 @@ class ChunkedInteger:
         cls, value: int, *, client: Client, chunk_bits: int | None = None
     ) -> ChunkedInteger:
         """``value`` (non-negative) cut into chunks and sent to the workers."""
-        number = mpz(as_integer(value))
+        number = as_mpz(value)
         if number < 0:
             raise ValueError(f"ChunkedInteger holds non-negative integers, got {value}")
         bits = chunk_bits or toom_graph.default_chunk_bits()

@@ -32,7 +32,7 @@ from compute.kernels import decimal_digits, split_decimal
 from compute.output import digit_count
 from compute.progress import ProgressCallback
 from compute.tasks import submitted_key
-from compute.validate import as_integer
+from compute.validate import as_mpz
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -316,7 +316,7 @@ def decimal_chunks(value: int, *, client: Client | None = None) -> Iterator[str]
     '265252859812191058636308480000000'
     """
     # Checked here, at the call, not at the first step of the iteration.
-    return digits_reporting(mpz(as_integer(value)), client)
+    return digits_reporting(as_mpz(value), client)
 
 
 def digits_reporting(

@@ -19,7 +19,7 @@ from compute.factorial_digits import (
     factorial_leading_digits,
     factorial_trailing_zeros,
 )
-from compute.validate import as_integer, shown_integer
+from compute.validate import as_mpz, shown_integer
 
 # Bits of precision for log10: far more than needed to place the decimal
 # point of any integer that fits in memory, with room to spare for a guard.
@@ -84,7 +84,7 @@ def digit_count(value: int) -> int:
     >>> digit_count(gmpy2.mpz(10**20 - 1)), digit_count(gmpy2.mpz(10**20))
     (20, 21)
     """
-    magnitude = abs(mpz(as_integer(value)))
+    magnitude = abs(as_mpz(value))
     if magnitude.bit_length() <= _SMALL_BITS:
         return len(magnitude.digits(10))
     logarithm = log10_scaled(magnitude)

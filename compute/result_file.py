@@ -28,7 +28,7 @@ from compute.chunked import ChunkedInteger
 from compute.decimal_conversion import digits_reporting
 from compute.output import digit_count, hex_text
 from compute.progress import ProgressCallback, TextBar
-from compute.validate import as_integer
+from compute.validate import as_mpz
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -221,7 +221,7 @@ def write_result(
                 for block in value.encoded(format):
                     handle.write(block)
             return target
-    number = mpz(as_integer(value))
+    number = as_mpz(value)
     if format == "bin" and number < 0:
         raise ValueError("format bin holds non-negative integers; got a negative")
     done = _WriteProgress(_encoded_size(number, format), converts=format == "dec")

@@ -42,7 +42,7 @@ from compute.factorial_digits import (
     factorial_leading_digits,
     factorial_trailing_zeros,
 )
-from compute.validate import as_count, as_integer, shown_integer
+from compute.validate import as_count, as_mpz, shown_integer
 
 if TYPE_CHECKING:
     from compute.chunked import ChunkedInteger
@@ -399,7 +399,7 @@ def _described(value: object, format: str) -> tuple[mpz | ChunkedInteger | Path,
         return path, str(path)
     if isinstance(value, ChunkedInteger):
         return value, "the chunked value"
-    return mpz(as_integer(value)), "the value"
+    return as_mpz(value), "the value"
 
 
 def verify_factorial(
