@@ -3,11 +3,14 @@ the engine (:mod:`compute.engine`), or build its graph for any scheduler."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gmpy2 import mpz
 
+from compute.checkpoint import prepare, remove
 from compute.chunked import ChunkedInteger
 from compute.engine import run_batch, run_chunked_factorial
 from compute.validate import as_count, as_counts
@@ -16,7 +19,12 @@ if TYPE_CHECKING:
     from distributed import Client
 
 
-def factorial(n: int, *, client: Client | None = None) -> mpz:
+def factorial(
+    n: int,
+    *,
+    client: Client | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+) -> mpz:
     """Exact ``n!`` as a ``gmpy2.mpz``, computed where the config says.
 
     Parameters
@@ -30,6 +38,13 @@ def factorial(n: int, *, client: Client | None = None) -> mpz:
         process's threads when the estimated cost is below
         ``compute.in-process-seconds``; else a shared LocalCluster from
         :func:`cluster.connect`, shut down when the process exits.
+    checkpoint : str or path-like, optional
+        A directory (created if missing; its folder must exist) where the
+        finished pieces and products are kept as they finish. A call killed
+        or interrupted and made again with the same directory takes up what
+        it holds; damaged files are found by their residues and computed
+        again. Its files are removed once the result is returned. On a
+        cluster, the workers must see it at the same path.
 
     Returns
     -------
@@ -39,18 +54,32 @@ def factorial(n: int, *, client: Client | None = None) -> mpz:
     Raises
     ------
     TypeError
-        If ``n`` is not an integer (floats such as ``5.0`` included).
+        If ``n`` is not an integer (floats such as ``5.0`` included), or
+        ``checkpoint`` is not a path.
     ValueError
-        If ``n`` is negative, or its factorial cannot fit in the workers'
-        memory (checked before any work is submitted).
+        If ``n`` is negative, its factorial cannot fit in the workers'
+        memory, or ``checkpoint`` cannot be a directory (checked before any
+        work is submitted).
 
     Examples
     --------
-    >>> import compute
+    >>> import compute, tempfile, os
     >>> compute.factorial(20)
     mpz(2432902008176640000)
+    >>> folder = os.path.join(tempfile.mkdtemp(), "run")
+    >>> compute.factorial(30, checkpoint=folder) == compute.factorial(30)
+    True
     """
-    return run_batch([as_count(n)], client, positions=False)[0][0]
+    n = as_count(n)
+    if checkpoint is None:
+        return run_batch([n], client, positions=False)[0][0]
+    if not isinstance(checkpoint, str | os.PathLike):
+        raise TypeError(f"checkpoint must be a path, got {type(checkpoint).__name__}")
+    directory = Path(checkpoint)
+    prepare(directory, f"{n}!")
+    value = run_batch([n], client, positions=False, checkpoint=directory)[0][0]
+    remove(directory)
+    return value
 
 
 def factorial_many(ns: Iterable[int], *, client: Client | None = None) -> list[mpz]:

@@ -91,6 +91,15 @@ def _factorial_parser(commands: argparse._SubParsersAction) -> argparse.Argument
         "PATH must contain {n}",
     )
     factorial.add_argument(
+        "--checkpoint",
+        metavar="DIR",
+        help="keep finished pieces and products in DIR, and take up what DIR "
+        "holds: a run killed or interrupted resumes when run again; removed "
+        "once the result is written and verified (default with --output, "
+        "for a run estimated above compute.checkpoint-seconds: a directory "
+        "beside PATH)",
+    )
+    factorial.add_argument(
         "--verify",
         action="store_true",
         help="check each n! (the file written, with --output) against n! "
@@ -182,9 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments.command == "factorial":
             return run_factorials(arguments)
         return run_product(Kind(arguments.command), arguments)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         quiet_for_exit()
-        print("compute: interrupted", file=sys.stderr)
+        said = "; ".join(["interrupted", *getattr(interrupt, "__notes__", [])])
+        print(f"compute: {said}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader went away (``| head``): stop quietly, as a SIGPIPE would.

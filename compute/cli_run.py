@@ -15,12 +15,14 @@ import sys
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from gmpy2 import mpz
 
 from cluster import connect, scheduler_address
 from cluster.shared import stop_local_workers
+from compute import checkpoint
 from compute.admission import check_fits_here
 from compute.chunked import ChunkedInteger
 from compute.cli_input import expanded
@@ -225,30 +227,66 @@ def run_factorials(arguments: argparse.Namespace) -> int:
             "its summary line needs no computation",
             file=status,
         )
-    with _cluster_session(outputs, status) as client:
-        if _streams_chunks(ns, fitting, outputs) and not (
-            client is None and factorials_run_here(fitting)
-        ):
-            _write_chunked(ns[0], outputs, client, status)
-            if outputs.verify:
-                _verify(dict(outputs.paths), outputs.format, status)
-            return 0
-        values, used = _compute(fitting, client, status)
-        _emit(ns, outputs, values, used, status)
-    if outputs.verify:
-        _verify(dict(outputs.paths) or values, outputs.format, status)
+    run_directory = _run_directory(arguments.checkpoint, ns, fitting, outputs)
+    values: dict[int, mpz] = {}
+    try:
+        with _cluster_session(outputs, status) as client:
+            if _streams_chunks(ns, fitting, outputs) and not (
+                client is None and factorials_run_here(fitting)
+            ):
+                _write_chunked(ns[0], outputs, client, status, run_directory)
+            else:
+                values, used = _compute(fitting, client, status, run_directory)
+                _emit(ns, outputs, values, used, status)
+    except KeyboardInterrupt as interrupt:
+        if run_directory is not None:
+            interrupt.add_note(
+                f"the finished work is kept in {run_directory}: run the same "
+                "command again to resume"
+            )
+        raise
+    if outputs.verify or run_directory is not None:
+        # The saved work goes only once the result is known good.
+        _verify(dict(outputs.paths) or values, outputs.format, status, outputs.verify)
+    if run_directory is not None:
+        checkpoint.remove(run_directory)
     return 0
 
 
+def _run_directory(
+    option: str | None, ns: list[int], fitting: list[int], outputs: Outputs
+) -> Path | None:
+    """Where this run keeps its finished work, prepared; None if nowhere.
+
+    ``--checkpoint DIR``, or beside the one ``--output`` file of a long run.
+    """
+    if option is not None and len(set(ns)) > 1:
+        raise ValueError("--checkpoint takes one N")
+    if len(fitting) != 1:
+        return None
+    n = fitting[0]
+    if option is not None:
+        directory = Path(option)
+    elif outputs.paths and factorial_seconds(n) >= setting("checkpoint-seconds"):
+        path = Path(outputs.paths[n])
+        directory = path.parent / f".{path.name}.checkpoint"
+    else:
+        return None
+    checkpoint.prepare(directory, f"{n}!")
+    return directory
+
+
 def _compute(
-    ns: list[int], client: Client | None, status: TextIO
+    ns: list[int], client: Client | None, status: TextIO, run_directory: Path | None
 ) -> tuple[dict[int, mpz], Client | None]:
     """The factorials of ``ns`` and where they ran; prints the status line."""
     if not ns:
         return {}, client
     progress = status.isatty() and batch_seconds(sorted(set(ns))) > PROGRESS_SECONDS
     start = time.perf_counter()
-    results, used = run_batch(ns, client, progress, positions=len(ns) > 1)
+    results, used = run_batch(
+        ns, client, progress, positions=len(ns) > 1, checkpoint=run_directory
+    )
     _computed(f"{len(ns)} factorial{'s' * (len(ns) != 1)}", start, used, status)
     return dict(zip(ns, results, strict=True)), used
 
@@ -272,9 +310,13 @@ def _emit(
 
 
 def _verify(
-    targets: dict[int, mpz] | dict[int, str], format: str, status: TextIO
+    targets: dict[int, mpz] | dict[int, str],
+    format: str,
+    status: TextIO,
+    shown: bool = True,
 ) -> None:
-    """Check each n! (or the file it was written to); one line on ``status``.
+    """Check each n! (or the file it was written to); one line on ``status``
+    if ``shown``.
 
     Raises
     ------
@@ -290,6 +332,8 @@ def _verify(
         ]
     except ValueError as error:
         raise ArithmeticError(f"verification failed: {error}") from None
+    if not shown:
+        return
     if len(done) == 1:
         print(done[0], file=status)
         return
@@ -318,10 +362,14 @@ def _streams_chunks(ns: list[int], fitting: list, outputs: Outputs) -> bool:
 
 
 def _write_chunked(
-    n: int, outputs: Outputs, client: Client | None, status: TextIO
+    n: int,
+    outputs: Outputs,
+    client: Client | None,
+    status: TextIO,
+    run_directory: Path | None,
 ) -> None:
     start = time.perf_counter()
-    value = run_chunked_factorial(n, client).wait()
+    value = run_chunked_factorial(n, client, run_directory).wait()
     print(
         f"computed 1 factorial in {time.perf_counter() - start:.3f} s on "
         f"{scheduler_address(value.client)}, held in {len(value)} chunks",

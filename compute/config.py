@@ -31,6 +31,7 @@ _KINDS = {
     "threads": "count-or-null",
     "execution": "execution",
     "in-process-seconds": "seconds",
+    "checkpoint-seconds": "seconds",
     "decimal.seconds-per-bit": "positive",
     "decimal.in-process-seconds": "seconds",
     "decimal.part-digits": "count",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from gmpy2 import mpz
@@ -24,6 +25,7 @@ from compute.capacity import (
     local_cluster_memory,
     machine_bytes,
 )
+from compute.checkpoint import checkpointed_outputs
 from compute.chunked import ChunkedInteger
 from compute.config import setting
 from compute.cost import factorial_bits, factorial_seconds
@@ -63,6 +65,7 @@ def _run_planned(
     check: MemoryCheck,
     progress: bool,
     bits_of: Callable[[_Key], float],
+    checkpoint: Path | None = None,
 ) -> tuple[list[object], dict[_Key, Located], Client | None]:
     """Choose where to run, build the graph for its threads, and run it.
 
@@ -70,7 +73,9 @@ def _run_planned(
     will be (``worker_bytes`` None in this process); ``check(worker_bytes,
     cluster_bytes, where)`` refuses work too large for where it runs
     before anything is sent (``cluster_bytes`` None in this process);
-    ``bits_of(value)`` weighs the progress bar.
+    ``bits_of(value)`` weighs the progress bar; with a ``checkpoint``
+    directory, saved results are used and new ones saved
+    (:mod:`compute.checkpoint`).
     """
 
     client = choose_client(
@@ -79,12 +84,16 @@ def _run_planned(
     if client is None:
         check(machine_bytes(), None, "this machine")
         outputs, located = build(in_process_threads(), None)
+        if checkpoint is not None:
+            outputs = checkpointed_outputs(outputs, checkpoint)
         bits = _output_bits(len(outputs), located, bits_of)
         computed = run_in_process([whole(o) for o in outputs], progress, bits)
         return computed, located, None
     worker_bytes, cluster_bytes, threads = cluster_memory(client)
     check(worker_bytes, cluster_bytes, f"the cluster at {scheduler_address(client)}")
     outputs, located = build(threads, worker_bytes)
+    if checkpoint is not None:
+        outputs = checkpointed_outputs(outputs, checkpoint)
     bits = _output_bits(len(outputs), located, bits_of)
     return run_on_cluster(outputs, client, progress, bits), located, client
 
@@ -208,12 +217,14 @@ def run_batch(
     client: Client | None,
     progress: bool = False,
     positions: bool = True,
+    checkpoint: Path | None = None,
 ) -> tuple[list[mpz], Client | None]:
     """Factorials of validated ``values`` in order, and the client used (or None).
 
     Shared by the public functions and the command line; ``progress`` shows a
     progress bar while the work runs, ``positions`` names an offending n's
-    position in errors (for batches).
+    position in errors (for batches); ``checkpoint`` is a prepared run
+    directory (:func:`compute.checkpoint.prepare`).
     """
     # This machine's memory bounds every result that comes back here, so it
     # is checked before a cluster is chosen, let alone started; a result too
@@ -230,6 +241,7 @@ def run_batch(
         _factorials_check(values, positions),
         progress,
         factorial_bits,
+        checkpoint,
     )
     by_n = {n: pick(computed, located[n]) for n in distinct}
     return [by_n[n] for n in values], client
@@ -290,11 +302,14 @@ def run_products(
     return [by_product[product] for product in products], client
 
 
-def run_chunked_factorial(value: int, client: Client | None) -> ChunkedInteger:
+def run_chunked_factorial(
+    value: int, client: Client | None, checkpoint: Path | None = None
+) -> ChunkedInteger:
     """``value!`` (validated) as a :class:`ChunkedInteger` on a cluster's workers.
 
     On ``client``, else where :func:`run_batch` would run it, and a shared
-    LocalCluster when that would be this process.
+    LocalCluster when that would be this process; ``checkpoint`` as for
+    :func:`run_batch`.
     """
     check_fits_here([value], positions=False, spread=True)
     client = choose_client(client, factorial_seconds(value), 0.0) or shared_client()
@@ -319,4 +334,8 @@ def run_chunked_factorial(value: int, client: Client | None) -> ChunkedInteger:
         count = chunk_count(factorial_bits(value) + 64, chunk_bits)
         chunks = chunks_of(graph, graph.include(output), chunk_bits, count, value)
         output = ChunkedGraph(graph, chunks, chunk_bits)
+    if checkpoint is not None:
+        [checkpointed] = checkpointed_outputs([output], checkpoint)
+        assert isinstance(checkpointed, ChunkedGraph)
+        output = checkpointed
     return ChunkedInteger.submit(output, client)

@@ -1,0 +1,256 @@
+"""Checkpoints: a long run's finished results kept on disk, and used again.
+
+With a run directory, each task of the stages in :data:`SAVED_STAGES` (the
+pieces of a product, the products of its tree, a distributed product's part
+products) writes its result there as it finishes. Run again with the same
+directory, the graph loads each saved result in place of its task, and the
+tasks that only fed it are left out: a run killed at any point loses only
+the work in flight.
+
+A saved result is one file per task key, written under a temporary name and
+renamed, holding each of its integers with its bit length and its residue
+modulo the prime ``2**61 - 1``. Before a run uses a file, this process reads
+it whole and checks both: a file truncated, damaged, or not written for its
+task is left out (its task runs again), and the run says so.
+
+The directory must be one that this process and every worker see at the same
+path: this machine's for a LocalCluster, a shared file system for others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dask._task_spec import Task
+from dask.delayed import Delayed
+from gmpy2 import mpz
+
+from compute.tasks import TaskGraph, stage_of
+from compute.toom_graph import ChunkedGraph, Output
+
+logger = logging.getLogger(__name__)
+
+# The stages whose results are saved: products worth keeping. The linear
+# stages of a distributed product (evaluation, interpolation, carries) cost
+# less to redo than to save.
+SAVED_STAGES = frozenset(
+    {"prime-power-product", "multiply", "square", "divide", "part-product"}
+)
+_MAGIC = b"compute-checkpoint 1\n"
+_SUFFIX = ".result"
+_MANIFEST = "run.json"
+# The prime residues are taken modulo.
+_MERSENNE_61 = (1 << 61) - 1
+
+
+def _items(value: object) -> list[mpz] | None:
+    """The integers of a task result (one, or a tuple of them), or None."""
+    if isinstance(value, mpz):
+        return [value]
+    if isinstance(value, tuple) and value and all(isinstance(v, mpz) for v in value):
+        return list(value)
+    return None
+
+
+def save(directory: str, key: str, value: object) -> None:
+    """Write ``value`` (an mpz or a tuple of them) as the result of ``key``."""
+    items = _items(value)
+    if items is None:
+        return
+    # [bits, bytes, residue, negative]: part products may be negative.
+    described = [
+        [
+            int(item.bit_length()),
+            (item.bit_length() + 7) // 8,
+            int(item % _MERSENNE_61),
+            item < 0,
+        ]
+        for item in items
+    ]
+    header = {"key": key, "tuple": isinstance(value, tuple), "items": described}
+    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".", suffix=".part")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(_MAGIC + json.dumps(header).encode() + b"\n")
+            for item, (_, size, _, _) in zip(items, described, strict=True):
+                handle.write(abs(item).to_bytes(size, "little"))
+        os.replace(temporary, Path(directory) / f"{key}{_SUFFIX}")
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def _read(path: Path, key: str) -> object:
+    """The result saved at ``path`` for ``key``; ValueError saying what is wrong."""
+    with path.open("rb") as handle:
+        if handle.read(len(_MAGIC)) != _MAGIC:
+            raise ValueError("it is not a saved result")
+        try:
+            header = json.loads(handle.readline())
+        except ValueError:
+            raise ValueError("its header is damaged") from None
+        if header.get("key") != key:
+            raise ValueError(f"it was written for {header.get('key')!r}")
+        items = []
+        for bits, size, residue, negative in header["items"]:
+            data = handle.read(size)
+            if len(data) != size:
+                raise ValueError("it is truncated")
+            item = mpz.from_bytes(data, "little")
+            item = -item if negative else item
+            if item.bit_length() != bits or item % _MERSENNE_61 != residue:
+                raise ValueError("its residue does not match: it is damaged")
+            items.append(item)
+        if handle.read(1):
+            raise ValueError("it has bytes past its last item")
+    return tuple(items) if header["tuple"] else items[0]
+
+
+def load(directory: str, key: str) -> object:
+    """The result saved for ``key`` (checked when the run began)."""
+    return _read(Path(directory) / f"{key}{_SUFFIX}", key)
+
+
+def run_saved(
+    directory: str, key: str, function: object, *args: object, **kwargs: object
+) -> object:
+    """``function(*args)``, its result saved for ``key`` before it is returned."""
+    value = function(*args, **kwargs)  # type: ignore[operator]
+    save(directory, key, value)
+    return value
+
+
+@dataclass
+class Resumed:
+    """What a run took from its directory."""
+
+    loaded: list[str] = field(default_factory=list)
+    damaged: dict[str, str] = field(default_factory=dict)  # file -> what is wrong
+
+
+def prepare(directory: Path, label: str) -> None:
+    """Create the run directory for ``label`` (what the run computes), or
+    check that an existing one is for it; a ValueError before any work."""
+    if not directory.parent.is_dir():
+        raise ValueError(
+            f"the folder of checkpoint directory {str(directory)!r} does not exist"
+        )
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"checkpoint directory {str(directory)!r} is a file")
+    directory.mkdir(exist_ok=True)
+    manifest = directory / _MANIFEST
+    if manifest.exists():
+        saved_for = json.loads(manifest.read_text()).get("run")
+        if saved_for != label:
+            logger.info(
+                "checkpoint directory %s holds results for %s, not %s: they are "
+                "not used",
+                directory,
+                saved_for,
+                label,
+            )
+    manifest.write_text(json.dumps({"run": label}) + "\n")
+
+
+def checkpointed(
+    tasks: dict, outputs: Sequence[object], directory: Path
+) -> tuple[dict, Resumed]:
+    """``tasks`` with saved results loaded and the rest saving theirs.
+
+    The graph is cut down to what ``outputs`` (keys) still need. Outputs
+    themselves are not saved: the caller holds them once computed.
+    """
+    resumed = Resumed()
+    changed: dict = {}
+    wanted = set(outputs)
+    for key, task in tasks.items():
+        if not isinstance(task, Task) or stage_of(key) not in SAVED_STAGES:
+            changed[key] = task
+            continue
+        path = directory / f"{key}{_SUFFIX}"
+        if path.exists():
+            try:
+                _read(path, str(key))
+            except (ValueError, OSError) as error:
+                resumed.damaged[path.name] = str(error)
+            else:
+                resumed.loaded.append(str(key))
+                changed[key] = Task(key, load, str(directory), str(key))
+                continue
+        if key in wanted:
+            changed[key] = task
+        else:
+            changed[key] = Task(
+                key,
+                run_saved,
+                str(directory),
+                str(key),
+                task.func,
+                *task.args,
+                **task.kwargs,
+            )
+    for name, reason in resumed.damaged.items():
+        logger.info("saved result %s is left out (%s): computed again", name, reason)
+    return _needed(changed, outputs), resumed
+
+
+def checkpointed_outputs(outputs: Sequence[Output], directory: Path) -> list[Output]:
+    """``outputs`` with their saved results loaded and the rest saving theirs."""
+    changed: list[Output] = []
+    loaded = 0
+    for output in outputs:
+        if isinstance(output, ChunkedGraph):
+            tasks, resumed = checkpointed(output.graph.tasks, output.keys, directory)
+            graph = TaskGraph()
+            graph.tasks = tasks
+            changed.append(ChunkedGraph(graph, output.chunks, output.chunk_bits))
+        else:
+            graph_tasks = dict(output.__dask_graph__())
+            tasks, resumed = checkpointed(graph_tasks, [output.key], directory)
+            changed.append(Delayed(output.key, tasks))
+        loaded += len(resumed.loaded)
+    if loaded:
+        logger.info(
+            "resuming from %s: %d saved result%s used",
+            directory,
+            loaded,
+            "s" * (loaded != 1),
+        )
+    return changed
+
+
+def _needed(tasks: dict, outputs: Sequence[object]) -> dict:
+    """The tasks ``outputs`` depend on, themselves included."""
+    needed, pending = {}, list(outputs)
+    while pending:
+        key = pending.pop()
+        if key in needed or key not in tasks:
+            continue
+        needed[key] = tasks[key]
+        dependencies = getattr(tasks[key], "dependencies", ())
+        pending.extend(dependencies)
+    return needed
+
+
+def saved_files(directory: Path) -> Iterator[Path]:
+    """The files a run keeps in ``directory``."""
+    for path in directory.iterdir():
+        if path.name == _MANIFEST or path.suffix in (_SUFFIX, ".part"):
+            yield path
+
+
+def remove(directory: Path) -> None:
+    """Remove the run's files, and the directory if nothing else is in it."""
+    for path in list(saved_files(directory)):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    with contextlib.suppress(OSError):  # not empty: someone else's files
+        directory.rmdir()
