@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv browser slurm demo docs test lint format bench bench-huge bench-scale cluster-sim hpc-sim clean
+.PHONY: venv browser slurm demo docs test lint format bench bench-huge bench-resume bench-scale cluster-sim hpc-sim clean
 
 # COMPUTE_TEST_NETNS=0 leaves out the network-namespace tests (they need root),
 # the SLURM ones among them.
@@ -83,6 +83,12 @@ bench: $(BENCH_STAMP)
 ## peak memory of every process (~20 min); writes benchmarks/results/huge.json
 bench-huge: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.huge
+
+## bench-resume: 3e8! to a file killed at 3 random points and resumed, against an
+## uninterrupted run, with and without checkpoints (~30 min); writes
+## benchmarks/results/resume.json and resume.png (RESUME_N=, RESUME_KILLS=)
+bench-resume: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.resume
 
 ## cluster-sim: a scheduler and HOSTS workers (2), each a host with its own network
 ## namespace on a private bridge (root); RATE=1gbit limits the links. With
