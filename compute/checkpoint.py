@@ -75,7 +75,13 @@ def save(directory: str, key: str, value: object) -> None:
         for item in items
     ]
     header = {"key": key, "tuple": isinstance(value, tuple), "items": described}
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".", suffix=".part")
+    try:
+        descriptor, temporary = tempfile.mkstemp(
+            dir=directory, prefix=".", suffix=".part"
+        )
+    except FileNotFoundError:  # removed by a run of the same file that ended first
+        logger.info("checkpoint directory %s is gone: %s not saved", directory, key)
+        return
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(_MAGIC + json.dumps(header).encode() + b"\n")

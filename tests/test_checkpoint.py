@@ -190,3 +190,15 @@ def test_checkpoint_takes_one_n(tmp_path):
     )
     assert finished.returncode == 2
     assert finished.stderr.endswith("error: --checkpoint takes one N\n")
+
+
+def test_a_save_into_a_directory_removed_meanwhile_is_skipped(tmp_path):
+    """Two runs of one file share its directory; the first to end removes it."""
+    gone = tmp_path / "gone"
+    checkpoint.save(str(gone), "multiply-5-abc", gmpy2.fac(50))
+    assert not gone.exists()
+    checkpoint.save(str(tmp_path), "multiply-5-abc", (gmpy2.fac(50), -gmpy2.fac(9)))
+    assert checkpoint.load(str(tmp_path), "multiply-5-abc") == (
+        gmpy2.fac(50),
+        -gmpy2.fac(9),
+    )
