@@ -329,6 +329,17 @@ def model(kind: str, argument, workers: int) -> float:
     )
 
 
+def user_config() -> dict[str, str]:
+    """Dask settings for the user's process only: each ``SCALE_DASK_X=v`` of
+    this environment as ``DASK_X=v``
+    (``SCALE_DASK_COMPUTE__DISTRIBUTED_THREADS=1000``: no spread for speed)."""
+    return {
+        key.removeprefix("SCALE_"): value
+        for key, value in os.environ.items()
+        if key.startswith("SCALE_DASK_")
+    }
+
+
 def run_hosts(workers: int, env: dict[str, str], folder: Path) -> dict[str, dict]:
     """Every workload with ``workers`` worker hosts; emulated seconds and shares."""
     dilation = dilation_for(workers)
@@ -355,7 +366,7 @@ def run_hosts(workers: int, env: dict[str, str], folder: Path) -> dict[str, dict
         _json_run(
             network, client_host, TASK_STREAM, [address, str(time.time())], env, 600
         )
-        user_env = {**env, "DASK_SCHEDULER_ADDRESS": address}
+        user_env = {**env, **user_config(), "DASK_SCHEDULER_ADDRESS": address}
         for name, (kind, argument) in workloads().items():
             started = time.time()
             finished = network.run(
@@ -437,6 +448,7 @@ def main() -> int:
         "rate": RATE,
         "host_memory_bytes": host_memory(),
         "host_counts": list(HOST_COUNTS),
+        "user_config": user_config(),
     }
     print("calibration ...", flush=True)
     round_trip = undilated_round_trip(env)
