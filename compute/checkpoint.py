@@ -154,7 +154,10 @@ def prepare(directory: Path, label: str) -> None:
     directory.mkdir(exist_ok=True)
     manifest = directory / _MANIFEST
     if manifest.exists():
-        saved_for = json.loads(manifest.read_text()).get("run")
+        try:
+            saved_for = json.loads(manifest.read_text()).get("run")
+        except (ValueError, AttributeError):  # damaged: not this run's
+            saved_for = "a run it cannot name"
         if saved_for != label:
             logger.info(
                 "checkpoint directory %s holds results for %s, not %s: they are "

@@ -202,3 +202,16 @@ def test_a_save_into_a_directory_removed_meanwhile_is_skipped(tmp_path):
         gmpy2.fac(50),
         -gmpy2.fac(9),
     )
+
+
+def test_a_damaged_manifest_is_named_and_replaced(tmp_path, caplog):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "run.json").write_text("{not json")
+    caplog.set_level(logging.INFO, logger="compute")
+    checkpoint.prepare(folder, "10!")
+    assert caplog.messages == [
+        f"checkpoint directory {folder} holds results for a run it cannot name, "
+        "not 10!: they are not used"
+    ]
+    assert (folder / "run.json").read_text() == '{"run": "10!"}\n'
