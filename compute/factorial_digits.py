@@ -29,6 +29,21 @@ _START_PRECISION = 128
 _MAX_PRECISION = 1 << 16
 
 
+def legendre_exponent(n: int, p: int) -> int:
+    """The exponent of the prime ``p`` in ``n!`` (Legendre's formula).
+
+    Examples
+    --------
+    >>> legendre_exponent(10, 2), legendre_exponent(10, 5)
+    (8, 2)
+    """
+    exponent, power = 0, p
+    while power <= n:
+        exponent += n // power
+        power *= p
+    return exponent
+
+
 def factorial_trailing_zeros(n: int) -> int:
     """Number of trailing decimal zeros of ``n!`` (Legendre's formula for 5).
 
@@ -37,11 +52,7 @@ def factorial_trailing_zeros(n: int) -> int:
     >>> factorial_trailing_zeros(10**9)
     249999998
     """
-    zeros, power = 0, 5
-    while power <= n:
-        zeros += n // power
-        power *= 5
-    return zeros
+    return legendre_exponent(n, 5)
 
 
 def _log10_factorial(n: int, precision: int) -> tuple[gmpy2.mpfr, gmpy2.mpfr]:

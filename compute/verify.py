@@ -41,6 +41,7 @@ from compute.factorial_digits import (
     factorial_last_nonzero_digits,
     factorial_leading_digits,
     factorial_trailing_zeros,
+    legendre_exponent,
 )
 from compute.validate import as_count, as_mpz, shown_integer
 
@@ -73,15 +74,6 @@ class Verification:
             f"verified: {self.source} is {shown_integer(self.n)}! "
             f"({compared}) in {self.seconds:.2f} s"
         )
-
-
-def _legendre(n: int, p: int) -> int:
-    """The exponent of the prime ``p`` in ``n!``."""
-    exponent, power = 0, p
-    while power <= n:
-        exponent += n // power
-        power *= p
-    return exponent
 
 
 def _product_mod(values: np.ndarray, p: np.uint64) -> int:
@@ -138,7 +130,7 @@ class _Expected:
 
 
 def _expected(n: int) -> _Expected:
-    exponents = tuple(_legendre(n, p) for p in PRIMES)
+    exponents = tuple(legendre_exponent(n, p) for p in PRIMES)
     if n < _PRODUCT_BLOCK:
         units = tuple(_unit_part_mod(n, p) for p in PRIMES)
     else:  # numpy releases the GIL: a prime a core
