@@ -23,24 +23,20 @@ from typing import Any
 
 import psutil
 
-from benchmarks.measure import clean_environment
+from benchmarks.measure import FINGERPRINT_PROBE, clean_environment, fingerprint
 
 N = 10**9
-PRIMES = (2**61 - 1, 2**61 - 31, 2**61 - 45, 2**61 - 177)
 SIDES = {
     "compute.factorial": "import compute; value = compute.factorial({n})",
     "gmpy2.fac": "import gmpy2; value = gmpy2.fac({n})",
 }
-FINGERPRINT = (
-    "\nimport json\nprint(json.dumps([value.bit_length()] + "
-    "[int(value % p) for p in {primes}]))"
-)
 RESULTS = Path(__file__).parent / "results" / "huge.json"
 
 
 def _measured(code: str, env: dict[str, str]) -> dict[str, Any]:
-    """Run ``code`` in a new Python; time it and sample its process tree's memory."""
-    wrapped = f"if __name__ == '__main__':\n    exec({code!r})"
+    """Run one line of ``code`` in a new Python; time it, sample its process
+    tree's memory and take its result's fingerprint."""
+    wrapped = f"if __name__ == '__main__':\n    {code}\n{FINGERPRINT_PROBE}"
     start = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-c", wrapped],
@@ -86,23 +82,20 @@ def _measured(code: str, env: dict[str, str]) -> dict[str, Any]:
     if process.returncode:
         measured["failed"] = errors.strip().splitlines()[-1:]
     else:
-        measured["fingerprint"] = json.loads(output.strip().splitlines()[-1])
+        measured["fingerprint"] = fingerprint(output)
     return measured
 
 
 def main() -> None:
     env = clean_environment(str(RESULTS.parent / ".empty-dask-config"))
     Path(env["DASK_CONFIG"]).mkdir(parents=True, exist_ok=True)
-    rows = {
-        name: _measured(code.format(n=N) + FINGERPRINT.format(primes=PRIMES), env)
-        for name, code in SIDES.items()
-    }
+    rows = {name: _measured(code.format(n=N), env) for name, code in SIDES.items()}
     ours, theirs = rows["compute.factorial"], rows["gmpy2.fac"]
     if "failed" in ours or "failed" in theirs:
         summary = {"n": N, "rows": rows}
         RESULTS.write_text(json.dumps(summary, indent=2))
         print(json.dumps(summary, indent=2))
-        return
+        raise SystemExit(f"huge: a side failed for n = {N}")
     result_bytes = ours["fingerprint"][0] / 8
     summary = {
         "n": N,
@@ -123,6 +116,8 @@ def main() -> None:
     print(json.dumps({k: v for k, v in summary.items() if k != "rows"}, indent=2))
     for name, row in rows.items():
         print(f"{name}: {row['seconds']:.1f} s, peaks {row['process_peaks_bytes']}")
+    if not summary["equal"]:
+        raise SystemExit(f"huge: compute.factorial({N}) differs from gmpy2.fac({N})")
 
 
 if __name__ == "__main__":

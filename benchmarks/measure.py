@@ -64,17 +64,19 @@ def interleaved(
     Raises
     ------
     AssertionError
-        If the last results differ by ``same``: a bench of a wrong answer
-        measures nothing.
+        If the results of any pair differ by ``same``: a bench of a wrong
+        answer measures nothing.
     """
     pair = Pair()
-    for _ in range(runs):
+    for run in range(runs):
         seconds, pair.ours_result = _timed(ours)
         pair.ours.append(seconds)
         seconds, pair.anchor_result = _timed(anchor)
         pair.anchor.append(seconds)
-    if not same(pair.ours_result, pair.anchor_result):
-        raise AssertionError("ours and the anchor gave different results")
+        if not same(pair.ours_result, pair.anchor_result):
+            raise AssertionError(
+                f"ours and the anchor gave different results in run {run + 1}"
+            )
     return pair
 
 
@@ -108,6 +110,24 @@ def script_pair(
     )
 
 
+# Appended to a script that leaves its result in ``value``: its bit length and
+# residues mod four primes below 2**61, as JSON. Each residue is one pass over
+# the limbs, with no copy of the value, so a memory probe after it is unmoved.
+FINGERPRINT_PRIMES = (2**61 - 1, 2**61 - 31, 2**61 - 45, 2**61 - 177)
+FINGERPRINT_PROBE = f"""
+    import json as _json
+    print("FINGERPRINT " + _json.dumps(
+        [value.bit_length()] + [int(value % p) for p in {FINGERPRINT_PRIMES}]
+    ))
+"""
+
+
+def fingerprint(output: str) -> list[int]:
+    """The fingerprint a script printed with :data:`FINGERPRINT_PROBE`."""
+    line = next(line for line in output.splitlines() if line.startswith("FINGERPRINT "))
+    return json.loads(line.removeprefix("FINGERPRINT "))
+
+
 # Appended to a memory probe: the peak RSS (VmHWM, the kernel's own high-water
 # mark) of this process and of every worker of a cluster it used, as JSON.
 PEAKS_PROBE = """
@@ -128,14 +148,16 @@ print("PEAKS " + json.dumps(_peaks))
 """
 
 
-def peaks(source: str, env: dict[str, str]) -> tuple[dict[str, Any], float]:
-    """Kernel-accounted peak RSS of a script and its workers, and its wall time.
+def peaks(source: str, env: dict[str, str]) -> tuple[dict[str, Any], float, list[int]]:
+    """Kernel-accounted peak RSS of a script and its workers, its wall time, and
+    the fingerprint of its result.
 
-    ``source`` must put its work under ``if __name__ == "__main__":`` and end
-    inside it, so that the probe runs after the work, in the same process.
+    ``source`` must put its work under ``if __name__ == "__main__":``, leave
+    its result in ``value`` and end inside that block, so that the probes run
+    after the work, in the same process.
     """
     start = time.perf_counter()
-    output = run_script(source + PEAKS_PROBE, env)
+    output = run_script(source + FINGERPRINT_PROBE + PEAKS_PROBE, env)
     seconds = time.perf_counter() - start
     line = next(line for line in output.splitlines() if line.startswith("PEAKS "))
-    return json.loads(line.removeprefix("PEAKS ")), seconds
+    return json.loads(line.removeprefix("PEAKS ")), seconds, fingerprint(output)

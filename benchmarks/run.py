@@ -202,19 +202,23 @@ def cold_scripts() -> dict[str, object]:
 
 def memory() -> dict[str, object]:
     ours = (
-        "import gmpy2, compute\n"
+        "import compute\n"
         "if __name__ == '__main__':\n"
         f"    value = compute.factorial({MEMORY_N})\n"
-        "    print('digits', len(str(gmpy2.mpz(value) % 10**50)))\n"
     )
     fac = (
         f"import gmpy2\nif __name__ == '__main__':\n    value = gmpy2.fac({MEMORY_N})\n"
     )
-    ours_peaks, ours_wall = peaks(ours, ENV)
+    ours_peaks, ours_wall, ours_fingerprint = peaks(ours, ENV)
     # The same call computed lean (square form), forced by a memory factor
     # that no machine meets: what the in-process target would cost in time.
-    lean_peaks, lean_wall = peaks(ours, {**ENV, "DASK_COMPUTE__MEMORY_FACTOR": "1e5"})
-    fac_peaks, fac_wall = peaks(fac, ENV)
+    lean_peaks, lean_wall, lean_fingerprint = peaks(
+        ours, {**ENV, "DASK_COMPUTE__MEMORY_FACTOR": "1e5"}
+    )
+    fac_peaks, fac_wall, fac_fingerprint = peaks(fac, ENV)
+    for name, measured in (("ours", ours_fingerprint), ("lean", lean_fingerprint)):
+        if measured != fac_fingerprint:
+            raise AssertionError(f"memory: {name} differs from gmpy2.fac({MEMORY_N})")
     return {
         "n": MEMORY_N,
         "result_bytes": factorial_bytes(MEMORY_N),
@@ -231,6 +235,7 @@ def memory() -> dict[str, object]:
 
 def workers() -> list[dict[str, object]]:
     n = 10**7
+    expected = gmpy2.fac(n)
     rows = []
     for count in (1, 2):
         with (
@@ -248,7 +253,10 @@ def workers() -> list[dict[str, object]]:
                     return compute.factorial(n)
 
             pair = interleaved(
-                lambda c=client: compute.factorial(n, client=c), threads, RUNS
+                lambda c=client: compute.factorial(n, client=c),
+                threads,
+                RUNS,
+                same=lambda a, b: a == b == expected,
             )
         rows.append(
             {

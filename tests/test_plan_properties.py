@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import compute
+from compute.config import setting
+from compute.cost import factorial_seconds
 from compute.graph import batch_graph
 from compute.kernels.dealing import (
     dealing,
@@ -17,12 +19,34 @@ from compute.kernels.dealing import (
     shared_primes,
 )
 from compute.kernels.sieve import legendre_exponents, small_primes
-from compute.plan import plan_batch, split_for
+from compute.plan import Split, plan_batch, split_for
+from compute.products import factorial_product
 from tests.test_plan import smallest_split_n
 
 batches = st.lists(st.integers(0, 10**9), min_size=1, max_size=40).map(
     lambda ns: sorted(set(ns))
 )
+
+
+def check_split_rule(n: int, split: Split | None, threads: int) -> None:
+    """The documented rule, not the planner's code: n! is split when gmpy2.fac
+    would take longer than compute.split-seconds (and n is at least 64); the
+    pieces are at least two, one or more rounds of ``threads``, and none
+    longer than compute.task-seconds unless the split is lean (one piece per
+    thread, for memory)."""
+    seconds = factorial_seconds(n)
+    assert (split is not None) == (seconds > setting("split-seconds") and n >= 64)
+    if split is None:
+        return
+    assert split.product == factorial_product(n)
+    assert split.pieces >= 2
+    if split.lean:
+        assert split.pieces == max(2, threads)
+    else:
+        assert split.pieces % threads == 0 or (threads == 1 and split.pieces == 2)
+        assert seconds / split.pieces <= setting("task-seconds")
+        if split.pieces > max(2, threads):  # the fewest such pieces
+            assert seconds / (split.pieces - threads) > setting("task-seconds")
 
 
 @settings(max_examples=150, deadline=None)
@@ -36,7 +60,7 @@ def test_every_n_is_planned_once_and_found_in_the_graph(ns, threads):
     assert all(0 <= spot.output < len(outputs) for spot in located.values())
     keys = [str(key) for output in outputs for key in output.__dask_graph__()]
     for walk in walks:
-        assert walk.split == split_for(walk.start, threads)
+        check_split_rule(walk.start, walk.split, threads)
         if walk.split is not None:
             prefix = f"prime-power-product-{walk.start}-"
             pieces = {key for key in keys if key.startswith(prefix)}
