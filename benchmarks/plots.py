@@ -140,3 +140,25 @@ def plot_combinatorics(rows: list[dict], path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def plot_overheads(rows: list[dict], path: Path) -> None:
+    """Each workload's time with a safeguard over its time without: every
+    pair's ratio as a point, the median as a bar."""
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    labels = [f"{row['safeguard']}\n{row['workload']}" for row in rows]
+    positions = range(len(rows))
+    axes.bar(positions, [row["ratio_median"] for row in rows], color="#8ab", width=0.6)
+    for position, row in zip(positions, rows, strict=True):
+        axes.plot([position] * len(row["ratios"]), row["ratios"], "k.", alpha=0.6)
+    axes.axhline(1.0, color="black", linewidth=0.8)
+    axes.set_xticks(list(positions), labels, fontsize=8)
+    axes.set_ylabel("time with / time without")
+    axes.set_title("What the safeguards cost (median of interleaved pairs)")
+    lowest = min(min(row["ratios"]) for row in rows)
+    highest = max(max(row["ratios"]) for row in rows)
+    axes.set_ylim(min(0.9, lowest - 0.02), max(1.1, highest + 0.02))
+    axes.grid(True, axis="y", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

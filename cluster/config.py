@@ -26,7 +26,22 @@ logger = logging.getLogger(__name__)
 with open(os.path.join(os.path.dirname(__file__), "cluster.yaml")) as defaults_file:
     _DEFAULTS = yaml.safe_load(defaults_file)
 
-dask.config.update_defaults({"compute": _DEFAULTS["compute"]})
+_registered: list[dict] = []
+_MISSING = object()
+
+
+def register_defaults(defaults: dict) -> None:
+    """Add ``defaults`` to Dask's config, a value the user set kept, and keep them.
+
+    Registered inside a ``dask.config.set`` block of keys under the same
+    name (the package's first use there), they would leave with the block:
+    :func:`checked_setting` puts them back when a key is missing.
+    """
+    _registered.append(defaults)
+    dask.config.update_defaults(defaults)
+
+
+register_defaults({"compute": _DEFAULTS["compute"]})
 _distributed_lock = threading.Lock()
 _distributed_registered = False
 
@@ -41,7 +56,7 @@ def use_distributed_defaults() -> None:
 
     with _distributed_lock:
         if not _distributed_registered:
-            dask.config.update_defaults({"distributed": _DEFAULTS["distributed"]})
+            register_defaults({"distributed": _DEFAULTS["distributed"]})
             _distributed_registered = True
 
 
@@ -68,6 +83,8 @@ KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "seconds": (lambda v: _number(v) and v >= 0, "a number of seconds >= 0"),
     "positive": (lambda v: _number(v) and v > 0, "a number > 0"),
     "count": (lambda v: _count(v) and v >= 1, "a whole number >= 1"),
+    "whole": (lambda v: _count(v) and v >= 0, "a whole number >= 0"),
+    "flag": (lambda v: isinstance(v, bool), "true or false"),
     "count-or-null": (
         lambda v: v is None or (_count(v) and v >= 1),
         "a whole number >= 1, or null for the CPU count",
@@ -109,7 +126,11 @@ def checked_setting(key: str, kind: str) -> Any:
     ...
     ValueError: Dask config compute.cluster.n-workers = -1 is not valid: expected a whole number >= 1, or null for the CPU count
     """  # noqa: E501
-    value = dask.config.get(key)
+    value = dask.config.get(key, _MISSING)
+    if value is _MISSING:
+        for defaults in _registered:
+            dask.config.update(dask.config.config, defaults, priority="old")
+        value = dask.config.get(key)
     valid, expected = KINDS[kind]
     if not valid(value):
         raise ValueError(

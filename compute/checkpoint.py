@@ -32,6 +32,7 @@ from dask._task_spec import Task
 from dask.delayed import Delayed
 from gmpy2 import mpz
 
+from compute.checks import plain
 from compute.tasks import TaskGraph, stage_of
 from compute.toom_graph import ChunkedGraph, Output
 
@@ -61,7 +62,7 @@ def _items(value: object) -> list[mpz] | None:
 
 def save(directory: str, key: str, value: object) -> None:
     """Write ``value`` (an mpz or a tuple of them) as the result of ``key``."""
-    items = _items(value)
+    items = _items(plain(value))
     if items is None:
         return
     # [bits, bytes, residue, negative]: part products may be negative.

@@ -19,6 +19,7 @@ import gmpy2
 from gmpy2 import mpz
 
 from compute import toom, toom_graph
+from compute.checks import checked_outputs
 from compute.output import (
     digit_count,
     hex_text,
@@ -156,7 +157,10 @@ class ChunkedInteger:
         chunks = toom_graph.product(
             graph, self.chunks, other.chunks, self.chunk_bits, ways, 0
         )
-        output = toom_graph.ChunkedGraph(graph, chunks, self.chunk_bits)
+        [output] = checked_outputs(
+            [toom_graph.ChunkedGraph(graph, chunks, self.chunk_bits)]
+        )
+        assert isinstance(output, toom_graph.ChunkedGraph)
         return ChunkedInteger.submit(output, self.client)
 
     def __mul__(self, other: ChunkedInteger) -> ChunkedInteger:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import dask.config
 import yaml
 
-from cluster.config import checked_setting
+from cluster.config import checked_setting, register_defaults
 
 _DEFAULTS_FILE = os.path.join(os.path.dirname(__file__), "compute.yaml")
 
 with open(_DEFAULTS_FILE) as defaults_file:
-    dask.config.update_defaults(yaml.safe_load(defaults_file))
+    register_defaults(yaml.safe_load(defaults_file))
 
 
 # The kind of value each key takes (see cluster.config.KINDS).
@@ -32,6 +31,8 @@ _KINDS = {
     "execution": "execution",
     "in-process-seconds": "seconds",
     "checkpoint-seconds": "seconds",
+    "check-products": "flag",
+    "check-retries": "whole",
     "decimal.seconds-per-bit": "positive",
     "decimal.in-process-seconds": "seconds",
     "decimal.part-digits": "count",

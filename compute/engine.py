@@ -26,6 +26,7 @@ from compute.capacity import (
     machine_bytes,
 )
 from compute.checkpoint import checkpointed_outputs
+from compute.checks import checked_outputs
 from compute.chunked import ChunkedInteger
 from compute.config import setting
 from compute.cost import factorial_bits, factorial_seconds
@@ -84,6 +85,7 @@ def _run_planned(
     if client is None:
         check(machine_bytes(), None, "this machine")
         outputs, located = build(in_process_threads(), None)
+        outputs = checked_outputs(outputs)
         if checkpoint is not None:
             outputs = checkpointed_outputs(outputs, checkpoint)
         bits = _output_bits(len(outputs), located, bits_of)
@@ -92,6 +94,7 @@ def _run_planned(
     worker_bytes, cluster_bytes, threads = cluster_memory(client)
     check(worker_bytes, cluster_bytes, f"the cluster at {scheduler_address(client)}")
     outputs, located = build(threads, worker_bytes)
+    outputs = checked_outputs(outputs)
     if checkpoint is not None:
         outputs = checkpointed_outputs(outputs, checkpoint)
     bits = _output_bits(len(outputs), located, bits_of)
@@ -334,6 +337,8 @@ def run_chunked_factorial(
         count = chunk_count(factorial_bits(value) + 64, chunk_bits)
         chunks = chunks_of(graph, graph.include(output), chunk_bits, count, value)
         output = ChunkedGraph(graph, chunks, chunk_bits)
+    [output] = checked_outputs([output])
+    assert isinstance(output, ChunkedGraph)
     if checkpoint is not None:
         [checkpointed] = checkpointed_outputs([output], checkpoint)
         assert isinstance(checkpointed, ChunkedGraph)

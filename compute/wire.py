@@ -19,6 +19,9 @@ by element (distributed iterates collections whose items have a registered
 serializer). On read the frame's length and CRC-32 are checked: a short or
 corrupt frame raises a ValueError instead of giving a wrong number.
 
+A value with its residue (:class:`compute.checks.Hashed`) travels the same
+way, its residue in the header.
+
 Importing this module registers the serializer, and imports distributed:
 only the cluster path imports it. :func:`register_on` also registers it on
 every worker of a cluster, present and future, through a worker plugin.
@@ -27,6 +30,7 @@ every worker of a cluster, present and future, through a worker plugin.
 from __future__ import annotations
 
 import ctypes
+import pickle
 import sys
 import threading
 import zlib
@@ -35,6 +39,8 @@ from typing import TYPE_CHECKING, Any
 from distributed.diagnostics.plugin import WorkerPlugin
 from distributed.protocol import dask_deserialize, dask_serialize
 from gmpy2 import mpz, xmpz
+
+from compute.checks import Hashed
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -113,6 +119,25 @@ def deserialize_mpz(header: dict[str, Any], frames: list[Any]) -> mpz:
 
 dask_serialize.register(mpz)(serialize_mpz)
 dask_deserialize.register(mpz)(deserialize_mpz)
+
+
+def serialize_hashed(value: Hashed) -> tuple[dict[str, Any], list[memoryview | bytes]]:
+    """A :class:`compute.checks.Hashed` mpz: its frame, its residue in the header."""
+    if not isinstance(value.value, mpz):
+        return {"hashed": "pickle"}, [pickle.dumps(value, protocol=5)]
+    header, frames = serialize_mpz(value.value)
+    return {**header, "hashed": "mpz", "residue": value.residue}, frames
+
+
+def deserialize_hashed(header: dict[str, Any], frames: list[Any]) -> Hashed:
+    """The Hashed of ``header`` and ``frames``; a ValueError if they disagree."""
+    if header.get("hashed") == "pickle":
+        return pickle.loads(b"".join(frames))
+    return Hashed(deserialize_mpz(header, frames), header["residue"])
+
+
+dask_serialize.register(Hashed)(serialize_hashed)
+dask_deserialize.register(Hashed)(deserialize_hashed)
 
 
 class RegisterOnWorkers(WorkerPlugin):

@@ -31,6 +31,18 @@ class SquareForm:
     def __init__(self, root: mpz, odd: mpz) -> None:
         self._parts: tuple[mpz, mpz] | None = (root, odd)
 
+    def peek(self) -> tuple[mpz, mpz]:
+        """``(root, odd)``, leaving them in the form.
+
+        Raises
+        ------
+        RuntimeError
+            If the form was taken.
+        """
+        if self._parts is None:
+            raise RuntimeError("this SquareForm was taken: its parts are gone")
+        return self._parts
+
     def take(self) -> tuple[mpz, mpz]:
         """``(root, odd)``, leaving the form empty.
 

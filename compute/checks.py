@@ -1,0 +1,421 @@
+"""Every product checked: residues carried between tasks, identities per stage.
+
+Each value that one task hands to another carries its residue modulo the
+prime ``M = 2**61 - 1`` (:class:`Hashed`), computed once, by the task that
+made it. A task of a checked stage knows how its output follows from its
+inputs, and so how the residues must: ``h(a * b) = h(a) * h(b)`` for the
+products, part products and square forms; linear maps of the residues for
+Toom's evaluation, interpolation, chunk splits and carries (the chain's
+small integers included). It computes its output's residue and compares
+(:data:`_IDENTITIES`). A wrong output, or an input changed after its
+producer hashed it, fails the identity, except with probability about
+``2**-61``.
+
+On a mismatch the task logs a warning naming the stage and the worker and
+computes again from the same inputs, at most ``compute.check-retries``
+times; then it raises :class:`ProductCheckError`. A transient fault (a bit
+flipped in the arithmetic) is so corrected; a lasting one, or an input
+damaged in memory, stops the run with that error, never a wrong number.
+
+Products inside one task (a piece's tree of word-size factors, a walk's
+steps) are not checked; their output's residue is where checking starts.
+Values handed to the caller, and the chunks a :class:`ChunkedInteger` keeps,
+are plain ``mpz``: the last task checks, then drops the residue.
+
+Test-only hook: with ``COMPUTE_TEST_FLIP_BIT=<stage>:<path>`` in a process's
+environment, the first task of ``<stage>`` that creates the file ``<path>``
+(one, across every process) flips one bit of its output before the check.
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gmpy2
+from dask._task_spec import Task, TaskRef
+from gmpy2 import mpz
+
+from compute import kernels, toom
+from compute.config import setting
+from compute.kernels import SquareForm, releasing_gil
+from compute.tasks import stage_of
+from compute.toom_graph import ChunkedGraph, Output
+
+logger = logging.getLogger(__name__)
+
+MODULUS = (1 << 61) - 1
+_MODULUS = mpz(MODULUS)  # an mpz divisor: no conversion for each residue
+_FLIP_VARIABLE = "COMPUTE_TEST_FLIP_BIT"
+
+
+class ProductCheckError(ArithmeticError):
+    """A task's output failed its residue identity on every attempt."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hashed:
+    """A value and its residue mod ``2**61 - 1`` (a pair for a SquareForm)."""
+
+    value: Any
+    residue: Any
+
+
+@releasing_gil
+def residue(value: object) -> Any:
+    """``value`` mod ``2**61 - 1`` (in ``[0, M)``); a SquareForm's root and odd
+    part each; a tuple's items each."""
+    if isinstance(value, Hashed):
+        return value.residue
+    if isinstance(value, SquareForm):
+        root, odd = value.peek()
+        return (int(gmpy2.f_mod(root, _MODULUS)), int(gmpy2.f_mod(odd, _MODULUS)))
+    if isinstance(value, tuple):
+        return tuple(residue(item) for item in value)
+    return int(gmpy2.f_mod(value, _MODULUS))
+
+
+def plain(value: object) -> object:
+    """``value`` without residues: a Hashed's value, a tuple's items each."""
+    if isinstance(value, Hashed):
+        return value.value
+    if isinstance(value, tuple) and any(isinstance(item, Hashed) for item in value):
+        return tuple(plain(item) for item in value)
+    return value
+
+
+def _hashed(value: object, residues: Any) -> object:
+    if isinstance(value, tuple):
+        return tuple(Hashed(item, r) for item, r in zip(value, residues, strict=True))
+    return Hashed(value, residues)
+
+
+# Identities: (the arguments with residues in place of values, the output's
+# residue) -> whether they agree. Residues are ints in [0, M).
+def _power_of_two(bits: int) -> int:
+    return pow(2, bits, MODULUS)
+
+
+def _weighted(residues: Sequence[int], chunk_bits: int) -> int:
+    """``sum(r_i * 2**(i * chunk_bits))`` mod M: chunks' residues to the value's."""
+    step, weight, total = _power_of_two(chunk_bits), 1, 0
+    for r in residues:
+        total = (total + r * weight) % MODULUS
+        weight = weight * step % MODULUS
+    return total
+
+
+def _product(args: Sequence[Any], out: int) -> bool:
+    return out == args[0] * args[1] % MODULUS
+
+
+def _product_shifted(args: Sequence[Any], out: int) -> bool:
+    return out == args[0] * args[1] * _power_of_two(args[2]) % MODULUS
+
+
+def _product_divided(args: Sequence[Any], out: int) -> bool:
+    return out * args[2] % MODULUS == args[0] * args[1] % MODULUS
+
+
+def _square_forms(args: Sequence[Any], out: tuple[int, int]) -> bool:
+    (a_root, a_odd), (b_root, b_odd) = args[0], args[1]
+    return out == (a_root * b_root % MODULUS, a_odd * b_odd % MODULUS)
+
+
+def _square_shifted(args: Sequence[Any], out: int) -> bool:
+    root, odd = args[0]
+    return out == root * root * odd * _power_of_two(args[1]) % MODULUS
+
+
+def _to_chunks(args: Sequence[Any], out: Sequence[int]) -> bool:
+    value, chunk_bits = args[0], args[1]
+    shift = args[3] if len(args) > 3 else 0
+    return _weighted(out, chunk_bits) == value * _power_of_two(shift) % MODULUS
+
+
+def _signed_chunks(args: Sequence[Any], out: Sequence[int]) -> bool:
+    return _weighted(out, args[1]) == args[0]
+
+
+def _evaluation(args: Sequence[Any], out: Sequence[int]) -> bool:
+    ways, slices = args[0], args[1]
+    expected = []
+    for point in toom.points(ways):
+        if point is toom.INFINITY:
+            expected.append(slices[-1])
+            continue
+        total = 0
+        for part in reversed(slices):
+            total = (total * point + part) % MODULUS
+        expected.append(total)
+    return list(out) == expected
+
+
+def _part_product(args: Sequence[Any], out: int) -> bool:
+    chunk_bits, a_slices, b_slices = args
+    a, b = _weighted(a_slices, chunk_bits), _weighted(b_slices, chunk_bits)
+    return out == a * b % MODULUS
+
+
+def _combination(args: Sequence[Any], out: int) -> bool:
+    coefficients, chunks = args
+    total = sum(c * r for c, r in zip(coefficients, chunks, strict=True))
+    return out == total % MODULUS
+
+
+def _carry(args: Sequence[Any], out: int) -> bool:
+    """``D * out = combined + carry_in - carry_out * 2**C + rem_in * 2**C -
+    rem_out``, with the chain's carries up and remainders down (its ends 0)."""
+    combined, chain, index, chunk_bits, divisor = args
+    carry_in, remainder_in = chain[index]
+    carry_out = chain[index + 1][0] if index + 1 < len(chain) else 0
+    remainder_out = chain[index - 1][1] if index > 0 else 0
+    if index == 0 and carry_in != 0:
+        return False
+    base = _power_of_two(chunk_bits)
+    expected = (
+        combined + carry_in - carry_out * base + remainder_in * base - remainder_out
+    )
+    return out * divisor % MODULUS == expected % MODULUS
+
+
+def _zero(args: Sequence[Any], out: int) -> bool:
+    return out == 0
+
+
+_IDENTITIES: dict[Callable[..., object], Callable[[Sequence[Any], Any], bool]] = {
+    kernels.multiply: _product,
+    kernels.multiply_and_shift: _product_shifted,
+    kernels.multiply_and_divide: _product_divided,
+    kernels.multiply_square_forms: _square_forms,
+    kernels.square_multiply_shift: _square_shifted,
+    toom.to_chunks: _to_chunks,
+    toom.signed_chunks: _signed_chunks,
+    toom.evaluate_slice: _evaluation,
+    toom.part_product: _part_product,
+    toom.combine: _combination,
+    toom.carry_apply: _carry,
+    toom.zero_chunk: _zero,
+}
+# Arguments that are values (their residues stand in for them); the others
+# (bit counts, indexes, the carry chain) are passed to the identity as they are.
+_VALUE_ARGUMENTS: dict[Callable[..., object], tuple[int, ...]] = {
+    kernels.multiply: (0, 1),
+    kernels.multiply_and_shift: (0, 1),
+    kernels.multiply_and_divide: (0, 1, 2),
+    kernels.multiply_square_forms: (0, 1),
+    kernels.square_multiply_shift: (0,),
+    toom.to_chunks: (0,),
+    toom.signed_chunks: (0,),
+    toom.evaluate_slice: (1,),
+    toom.part_product: (1, 2),
+    toom.combine: (1,),
+    toom.carry_apply: (0,),
+    toom.zero_chunk: (),
+}
+
+
+def _residues_of(argument: object) -> object:
+    if isinstance(argument, list):
+        return [residue(item) for item in argument]
+    return residue(argument)
+
+
+def _where() -> str:
+    """This worker's address, or 'this process'."""
+    if "distributed" in sys.modules:
+        from distributed import get_worker
+
+        try:
+            return f"worker {get_worker().address}"
+        except ValueError:  # not in a worker
+            pass
+    return "this process"
+
+
+def _flip_injected(stage: str, value: object) -> object:
+    """The test hook (see the module docstring): ``value`` with one bit flipped."""
+    wanted = os.environ.get(_FLIP_VARIABLE)
+    if not wanted or wanted.partition(":")[0] != stage:
+        return value
+    if not isinstance(value, mpz | tuple):
+        return value
+    try:
+        os.close(os.open(wanted.partition(":")[2], os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return value
+    if isinstance(value, mpz):
+        return _flipped(value)
+    index = max(range(len(value)), key=lambda i: abs(value[i]).bit_length())
+    return (*value[:index], _flipped(value[index]), *value[index + 1 :])
+
+
+def _flipped(value: mpz) -> mpz:
+    """``value`` with its middle bit flipped."""
+    return value ^ (mpz(1) << (abs(value).bit_length() // 2))
+
+
+def _unwrapped(argument: object) -> object:
+    if isinstance(argument, list):
+        return [plain(item) for item in argument]
+    return plain(argument)
+
+
+def run_checked(
+    function: Callable[..., object], key: str, carry: bool, *args: object
+) -> object:
+    """``function(*args)`` checked by its stage's identity, computed again on a
+    mismatch; with ``carry``, the output keeps its residue for its consumers."""
+    identity, positions = _IDENTITIES[function], _VALUE_ARGUMENTS[function]
+    stage = stage_of(key)
+    residues = [
+        _residues_of(argument) if index in positions else argument
+        for index, argument in enumerate(args)
+    ]
+    values = [_unwrapped(argument) for argument in args]
+    attempts = 1 + setting("check-retries")
+    for attempt in range(1, attempts + 1):
+        output = _flip_injected(stage, function(*values))
+        output_residue = residue(output)
+        if identity(residues, output_residue):
+            if attempt > 1:
+                logger.warning(
+                    "%s: computed again on %s, and now its check passes",
+                    key,
+                    _where(),
+                )
+            return _hashed(output, output_residue) if carry else output
+        logger.warning(
+            "product check failed in stage %s on %s (task %s, attempt %d of %d): "
+            "its output's residue mod 2**61-1 does not follow from its inputs'",
+            stage,
+            _where(),
+            key,
+            attempt,
+            attempts,
+        )
+        if isinstance(output, SquareForm) or any(
+            isinstance(value, SquareForm) for value in values
+        ):
+            break  # a SquareForm is taken by its one consumer: no second attempt
+    raise ProductCheckError(
+        f"product check failed in stage {stage} on {_where()} (task {key}): its "
+        "output does not agree with its inputs; an input may have been damaged "
+        "in memory, or the worker computes wrongly"
+    )
+
+
+def run_hashing(
+    function: Callable[..., object], *args: object, **kwargs: object
+) -> object:
+    """``function(*args, **kwargs)`` (its arguments without residues), with its
+    output's residue: where a checked consumer's checking starts."""
+    output = function(*(_unwrapped(argument) for argument in args), **kwargs)
+    return _hashed(output, residue(output))
+
+
+def run_plain(
+    function: Callable[..., object], *args: object, **kwargs: object
+) -> object:
+    """``function(*args, **kwargs)`` given plain values, its output plain."""
+    return plain(function(*(_unwrapped(argument) for argument in args), **kwargs))
+
+
+def _references(argument: object) -> frozenset[object]:
+    """The keys a parsed task argument refers to."""
+    if isinstance(argument, TaskRef):
+        return frozenset({argument.key})
+    return getattr(argument, "dependencies", frozenset())
+
+
+def checked(tasks: dict, outputs: Sequence[object]) -> dict:
+    """``tasks`` with every checked stage's identity verified, and residues
+    carried from each value to the checked tasks that take it.
+
+    ``outputs`` (keys) are returned plain. Tasks that are not :class:`Task`
+    are left as they are, and a value one of them takes travels plain.
+    """
+    wanted = set(outputs)
+    dependents: dict[object, list[object]] = {key: [] for key in tasks}
+    # Keys a checked task takes as values (not as its carry chain, say).
+    taken_as_values: dict[object, set[object]] = {}
+    for key, task in tasks.items():
+        for dependency in getattr(task, "dependencies", ()):
+            if dependency in dependents:
+                dependents[dependency].append(key)
+        if isinstance(task, Task) and task.func in _IDENTITIES:
+            taken_as_values[key] = {
+                dependency
+                for index in _VALUE_ARGUMENTS[task.func]
+                if index < len(task.args)
+                for dependency in _references(task.args[index])
+            }
+
+    def is_task(key: object) -> bool:
+        return isinstance(tasks[key], Task)
+
+    def checked_task(key: object) -> bool:
+        return is_task(key) and tasks[key].func in _IDENTITIES
+
+    def passes_on(key: object) -> bool:
+        return is_task(key) and tasks[key].func is operator.getitem
+
+    carries: dict[object, bool] = {}
+
+    def carried(key: object) -> bool:
+        """Whether ``key``'s value travels with its residue."""
+        if key not in carries:
+            takers = dependents[key]
+            carries[key] = (
+                key not in wanted
+                and bool(takers)
+                and all(is_task(taker) for taker in takers)
+                and any(
+                    (checked_task(taker) and key in taken_as_values[taker])
+                    or (passes_on(taker) and carried(taker))
+                    for taker in takers
+                )
+            )
+        return carries[key]
+
+    changed: dict = {}
+    for key, task in tasks.items():
+        if not isinstance(task, Task):
+            changed[key] = task
+        elif checked_task(key) and not task.kwargs:
+            changed[key] = Task(
+                key, run_checked, task.func, str(key), carried(key), *task.args
+            )
+        elif passes_on(key) and (carried(key) or key not in wanted):
+            changed[key] = task  # an item of a tuple, residue and all
+        elif carried(key):
+            changed[key] = Task(key, run_hashing, task.func, *task.args, **task.kwargs)
+        else:
+            changed[key] = Task(key, run_plain, task.func, *task.args, **task.kwargs)
+    return changed
+
+
+def checked_outputs(outputs: Sequence[Output]) -> list[Output]:
+    """``outputs`` with their products checked (:func:`checked`), when
+    ``compute.check-products`` is on."""
+    if not setting("check-products"):
+        return list(outputs)
+    from dask.delayed import Delayed
+
+    from compute.tasks import TaskGraph
+
+    changed: list[Output] = []
+    for output in outputs:
+        if isinstance(output, ChunkedGraph):
+            graph = TaskGraph()
+            graph.tasks = checked(output.graph.tasks, output.keys)
+            changed.append(ChunkedGraph(graph, output.chunks, output.chunk_bits))
+        else:
+            tasks = checked(dict(output.__dask_graph__()), [output.key])
+            changed.append(Delayed(output.key, tasks))
+    return changed
