@@ -43,9 +43,16 @@ from benchmarks.combinatorics import binomials_on_cluster, combinatorics_here
 from benchmarks.critical_path import critical_path_table
 from benchmarks.measure import interleaved, peaks, script_pair
 from benchmarks.network import network_table
-from benchmarks.plots import plot_combinatorics, plot_decimal, plot_speedup, plot_times
+from benchmarks.plots import (
+    plot_combinatorics,
+    plot_decimal,
+    plot_overheads,
+    plot_speedup,
+    plot_times,
+)
 from benchmarks.scaling import scaling_table, spread_table
 from benchmarks.spread import product_table, spread_memory
+from benchmarks.trust import trust_table
 from benchmarks.wire import wire_table
 from cluster import connect
 from compute.cost import factorial_bytes
@@ -336,6 +343,17 @@ def report(results: dict) -> list[tuple[str, str, str, bool]]:
                 r <= target,
             )
         )
+    for row in results["trust"]:
+        r = row["ratio_median"]
+        target = 1.03 if row["safeguard"] == "product checks" else 1.10
+        rows.append(
+            (
+                f"{row['safeguard']}, {row['workload']} vs none",
+                f"{r:.3f}x",
+                f"<= {target}x",
+                r <= target,
+            )
+        )
     return rows
 
 
@@ -376,6 +394,8 @@ def main() -> None:
     results["memory"] = memory()
     print("workers 1-2 ...", flush=True)
     results["workers"] = workers()
+    print("product checks and checkpoints, with and without ...", flush=True)
+    results["trust"] = trust_table(RUNS, 10**7 if QUICK else 5 * 10**7)
     results["scaling"] = scaling_table()
     results["scaling_spread"] = spread_table()
     print("one n spread over workers: measured critical paths ...", flush=True)
@@ -407,6 +427,7 @@ def main() -> None:
     plot_speedup(results["workers"], RESULTS / "speedup_vs_workers.png")
     plot_decimal(results["decimal"], RESULTS / "decimal_vs_n.png")
     plot_combinatorics(results["combinatorics"], RESULTS / "combinatorics.png")
+    plot_overheads(results["trust"], RESULTS / "trust.png")
     print_tables(results, rows)
     sys.exit(0)
 

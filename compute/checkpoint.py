@@ -33,6 +33,7 @@ from dask.delayed import Delayed
 from gmpy2 import mpz
 
 from compute.checks import plain
+from compute.kernels import SquareForm
 from compute.tasks import TaskGraph, stage_of
 from compute.toom_graph import ChunkedGraph, Output
 
@@ -52,17 +53,22 @@ _MERSENNE_61 = (1 << 61) - 1
 
 
 def _items(value: object) -> list[mpz] | None:
-    """The integers of a task result (one, or a tuple of them), or None."""
+    """The integers of a task result (one, a tuple of them, or a lean split's
+    square form as root and odd part), or None."""
     if isinstance(value, mpz):
         return [value]
+    if isinstance(value, SquareForm):
+        return list(value.peek())
     if isinstance(value, tuple) and value and all(isinstance(v, mpz) for v in value):
         return list(value)
     return None
 
 
 def save(directory: str, key: str, value: object) -> None:
-    """Write ``value`` (an mpz or a tuple of them) as the result of ``key``."""
-    items = _items(plain(value))
+    """Write ``value`` (an mpz, a tuple of them or a SquareForm) as the result
+    of ``key``."""
+    value = plain(value)
+    items = _items(value)
     if items is None:
         return
     # [bits, bytes, residue, negative]: part products may be negative.
@@ -75,7 +81,12 @@ def save(directory: str, key: str, value: object) -> None:
         ]
         for item in items
     ]
-    header = {"key": key, "tuple": isinstance(value, tuple), "items": described}
+    header = {
+        "key": key,
+        "tuple": isinstance(value, tuple),
+        "square_form": isinstance(value, SquareForm),
+        "items": described,
+    }
     try:
         descriptor, temporary = tempfile.mkstemp(
             dir=directory, prefix=".", suffix=".part"
@@ -118,6 +129,8 @@ def _read(path: Path, key: str) -> object:
             items.append(item)
         if handle.read(1):
             raise ValueError("it has bytes past its last item")
+    if header.get("square_form"):
+        return SquareForm(*items)
     return tuple(items) if header["tuple"] else items[0]
 
 
@@ -175,29 +188,47 @@ def checkpointed(
 ) -> tuple[dict, Resumed]:
     """``tasks`` with saved results loaded and the rest saving theirs.
 
-    The graph is cut down to what ``outputs`` (keys) still need. Outputs
-    themselves are not saved: the caller holds them once computed.
+    The graph is cut down to what ``outputs`` (keys) still need, and only the
+    saved results it needs are read (a damaged one is left out, and what it
+    was made from is needed again). Outputs themselves are not saved: the
+    caller holds them once computed.
     """
     resumed = Resumed()
-    changed: dict = {}
     wanted = set(outputs)
-    for key, task in tasks.items():
-        if not isinstance(task, Task) or stage_of(key) not in SAVED_STAGES:
-            changed[key] = task
-            continue
-        path = directory / f"{key}{_SUFFIX}"
-        if path.exists():
+    saved = {
+        key
+        for key, task in tasks.items()
+        if isinstance(task, Task)
+        and stage_of(key) in SAVED_STAGES
+        and key not in wanted
+        and (directory / f"{key}{_SUFFIX}").exists()
+    }
+    good: set = set()
+    while True:
+        needed = _needed(tasks, outputs, stop_at=saved)
+        unread = [key for key in needed if key in saved and key not in good]
+        if not unread:
+            break
+        for key in unread:
+            path = directory / f"{key}{_SUFFIX}"
             try:
                 _read(path, str(key))
             except (ValueError, OSError) as error:
                 resumed.damaged[path.name] = str(error)
+                saved.discard(key)
             else:
-                resumed.loaded.append(str(key))
-                changed[key] = Task(key, load, str(directory), str(key))
-                continue
-        if key in wanted:
-            changed[key] = task
-        else:
+                good.add(key)
+    changed: dict = {}
+    for key in needed:
+        task = tasks[key]
+        if key in good:
+            resumed.loaded.append(str(key))
+            changed[key] = Task(key, load, str(directory), str(key))
+        elif (
+            isinstance(task, Task)
+            and stage_of(key) in SAVED_STAGES
+            and key not in wanted
+        ):
             changed[key] = Task(
                 key,
                 run_saved,
@@ -207,9 +238,11 @@ def checkpointed(
                 *task.args,
                 **task.kwargs,
             )
+        else:
+            changed[key] = task
     for name, reason in resumed.damaged.items():
         logger.info("saved result %s is left out (%s): computed again", name, reason)
-    return _needed(changed, outputs), resumed
+    return changed, resumed
 
 
 def checkpointed_outputs(outputs: Sequence[Output], directory: Path) -> list[Output]:
@@ -237,16 +270,17 @@ def checkpointed_outputs(outputs: Sequence[Output], directory: Path) -> list[Out
     return changed
 
 
-def _needed(tasks: dict, outputs: Sequence[object]) -> dict:
-    """The tasks ``outputs`` depend on, themselves included."""
+def _needed(tasks: dict, outputs: Sequence[object], stop_at: set) -> dict:
+    """The tasks ``outputs`` depend on, themselves included, not looking past
+    the keys ``stop_at`` (results that will be loaded)."""
     needed, pending = {}, list(outputs)
     while pending:
         key = pending.pop()
         if key in needed or key not in tasks:
             continue
         needed[key] = tasks[key]
-        dependencies = getattr(tasks[key], "dependencies", ())
-        pending.extend(dependencies)
+        if key not in stop_at:
+            pending.extend(getattr(tasks[key], "dependencies", ()))
     return needed
 
 

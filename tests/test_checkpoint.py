@@ -104,8 +104,12 @@ def test_a_distributed_product_saves_its_part_products(tmp_path, client, caplog)
         caplog.set_level(logging.INFO, logger="compute")
         again = run_chunked_factorial(n, client, folder).to_mpz()
     assert first == again == gmpy2.fac(n)
-    used = len(_results(folder))
-    assert caplog.messages == [f"resuming from {folder}: {used} saved results used"]
+    # The part products are all the rest needs: the pieces and products below
+    # them are neither read nor counted.
+    used = [path for path in _results(folder) if path.name.startswith("part-product")]
+    assert 0 < len(used) < len(_results(folder))
+    message = f"resuming from {folder}: {len(used)} saved results used"
+    assert caplog.messages == [message]
 
 
 @pytest.mark.parametrize(
@@ -215,3 +219,20 @@ def test_a_damaged_manifest_is_named_and_replaced(tmp_path, caplog):
         "not 10!: they are not used"
     ]
     assert (folder / "run.json").read_text() == '{"run": "10!"}\n'
+
+
+def test_a_lean_split_saves_its_square_forms_and_resumes(tmp_path, caplog):
+    """The lean split (10**9! here) hands square forms between its tasks: its
+    pieces and their product are saved as root and odd part, and taken up."""
+    folder = tmp_path / "run"
+    lean = {"compute.memory-factor": 1e5, "compute.split-seconds": 0.01}
+    with dask.config.set(lean):
+        _saved_run(folder)
+        saved = _results(folder)
+        stages = sorted(path.name.rsplit("-", 1)[0] for path in saved)
+        assert stages == ["multiply-3000000"] + ["prime-power-product-3000000"] * 2
+        caplog.set_level(logging.INFO, logger="compute")
+        assert compute.factorial(N, checkpoint=folder) == gmpy2.fac(N)
+    # The multiply's saved product is all the squaring needs.
+    assert caplog.messages == [f"resuming from {folder}: 1 saved result used"]
+    assert not folder.exists()
