@@ -65,6 +65,11 @@ class Hashed:
     value: Any
     residue: Any
 
+    def __sizeof__(self) -> int:
+        # Dask's memory accounting (spilling, the worker's managed memory)
+        # sizes a task's result with sys.getsizeof: the value's bytes count.
+        return object.__sizeof__(self) + sys.getsizeof(self.value)
+
 
 @releasing_gil
 def residue(value: object) -> Any:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dask.delayed import Delayed
 
 from compute.admission import check_fits_here
+from compute.checks import checked_outputs
 from compute.combinatorics import requested_product
 from compute.engine import check_products_here
 from compute.graph import batch_graph, products_graph
@@ -51,14 +52,14 @@ def factorial_delayed(n: int) -> Delayed:
     value = as_count(n)
     check_fits_here([value], positions=False)
     outputs, located = batch_graph(plan_batch([value]))
-    return whole(outputs[located[value].output])
+    return whole(checked_outputs([outputs[located[value].output]])[0])
 
 
 def _delayed(product: Product) -> Delayed:
     check_products_here([product], positions=False)
     outputs, located = products_graph(plan_products([product]))
     spot = located[product]
-    output = whole(outputs[spot.output])
+    output = whole(checked_outputs([outputs[spot.output]])[0])
     return output if spot.item is None else output[spot.item]  # type: ignore[index]
 
 

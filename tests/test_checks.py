@@ -232,6 +232,13 @@ def test_the_carry_identity_needs_the_chain_it_was_given():
     assert out == gmpy2.f_mod_2exp(combined, CHUNK_BITS)
 
 
+def test_dask_sizes_a_hashed_value_by_its_value():
+    from dask.sizeof import sizeof
+
+    value = random_value(1_000_000, 11)
+    assert sizeof(value) <= sizeof(Hashed(value, residue(value))) < sizeof(value) + 100
+
+
 def test_a_hashed_value_crosses_the_wire_with_its_residue():
     import compute.wire  # noqa: F401  (registers the serializers)
 
@@ -337,3 +344,12 @@ def test_square_forms_are_checked_root_and_odd_part_each():
     d = kernels.SquareForm(b_root, b_odd)
     with pytest.raises(ProductCheckError, match="stage multiply on this process"):
         run_checked(kernels.multiply_square_forms, key, False, hashed, d)
+
+
+def test_the_delayed_graphs_are_checked_too(client):
+    n = 3_000_000
+    delayed = compute.factorial_delayed(n)
+    tasks = delayed.__dask_graph__()
+    assert any(getattr(task, "func", None) is run_checked for task in tasks.values())
+    assert client.compute(delayed).result(timeout=60) == gmpy2.fac(n)
+    assert delayed.compute(scheduler="threads") == gmpy2.fac(n)
