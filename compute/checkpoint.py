@@ -22,8 +22,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +30,8 @@ from dask._task_spec import Task
 from dask.delayed import Delayed
 from gmpy2 import mpz
 
-from compute.checks import plain
+from compute.atomic_file import atomic_file
+from compute.checks import plain, residue
 from compute.kernels import SquareForm
 from compute.tasks import TaskGraph, stage_of
 from compute.toom_graph import ChunkedGraph, Output
@@ -48,8 +47,6 @@ SAVED_STAGES = frozenset(
 _MAGIC = b"compute-checkpoint 1\n"
 _SUFFIX = ".result"
 _MANIFEST = "run.json"
-# The prime residues are taken modulo.
-_MERSENNE_61 = (1 << 61) - 1
 
 
 def _items(value: object) -> list[mpz] | None:
@@ -76,7 +73,7 @@ def save(directory: str, key: str, value: object) -> None:
         [
             int(item.bit_length()),
             (item.bit_length() + 7) // 8,
-            int(item % _MERSENNE_61),
+            residue(item),
             item < 0,
         ]
         for item in items
@@ -88,22 +85,12 @@ def save(directory: str, key: str, value: object) -> None:
         "items": described,
     }
     try:
-        descriptor, temporary = tempfile.mkstemp(
-            dir=directory, prefix=".", suffix=".part"
-        )
-    except FileNotFoundError:  # removed by a run of the same file that ended first
-        logger.info("checkpoint directory %s is gone: %s not saved", directory, key)
-        return
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
+        with atomic_file(Path(directory) / f"{key}{_SUFFIX}") as handle:
             handle.write(_MAGIC + json.dumps(header).encode() + b"\n")
             for item, (_, size, _, _) in zip(items, described, strict=True):
                 handle.write(abs(item).to_bytes(size, "little"))
-        os.replace(temporary, Path(directory) / f"{key}{_SUFFIX}")
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    except FileNotFoundError:  # removed by a run of the same file that ended first
+        logger.info("checkpoint directory %s is gone: %s not saved", directory, key)
 
 
 def _read(path: Path, key: str) -> object:
@@ -118,13 +105,13 @@ def _read(path: Path, key: str) -> object:
         if header.get("key") != key:
             raise ValueError(f"it was written for {header.get('key')!r}")
         items = []
-        for bits, size, residue, negative in header["items"]:
+        for bits, size, saved_residue, negative in header["items"]:
             data = handle.read(size)
             if len(data) != size:
                 raise ValueError("it is truncated")
             item = mpz.from_bytes(data, "little")
             item = -item if negative else item
-            if item.bit_length() != bits or item % _MERSENNE_61 != residue:
+            if item.bit_length() != bits or residue(item) != saved_residue:
                 raise ValueError("its residue does not match: it is damaged")
             items.append(item)
         if handle.read(1):

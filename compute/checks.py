@@ -17,8 +17,14 @@ times; then it raises :class:`ProductCheckError`. A transient fault (a bit
 flipped in the arithmetic) is so corrected; a lasting one, or an input
 damaged in memory, stops the run with that error, never a wrong number.
 
-Products inside one task (a piece's tree of word-size factors, a walk's
-steps) are not checked; their output's residue is where checking starts.
+A piece of a split product (its primes' powers, a range of integers, or a
+lean split's square form) checks itself: a variant of its kernel also gives
+the piece's residue modulo a prime below 2**32, from the same primes or
+integers by numpy, with no big-integer product
+(:mod:`compute.kernels.modular`). Products inside other tasks (a batch's
+walks, small factorials and small products) are not checked; their output's
+residue is where checking starts.
+
 Values handed to the caller, and the chunks a :class:`ChunkedInteger` keeps,
 are plain ``mpz``: the last task checks, then drops the residue.
 
@@ -51,6 +57,7 @@ logger = logging.getLogger(__name__)
 
 MODULUS = (1 << 61) - 1
 _MODULUS = mpz(MODULUS)  # an mpz divisor: no conversion for each residue
+_CHECK = mpz(kernels.CHECK_MODULUS)
 _FLIP_VARIABLE = "COMPUTE_TEST_FLIP_BIT"
 
 
@@ -225,6 +232,44 @@ _VALUE_ARGUMENTS: dict[Callable[..., object], tuple[int, ...]] = {
 }
 
 
+def _piece_agrees(output: mpz, expected: tuple[int, int]) -> bool:
+    root, odd = expected
+    return int(gmpy2.f_mod(output, _CHECK)) == root * root * odd % _CHECK
+
+
+def _range_agrees(output: mpz, expected: int) -> bool:
+    return int(gmpy2.f_mod(output, _CHECK)) == expected
+
+
+def _form_agrees(output: SquareForm, expected: tuple[int, int]) -> bool:
+    root, odd = output.peek()
+    return (int(gmpy2.f_mod(root, _CHECK)), int(gmpy2.f_mod(odd, _CHECK))) == expected
+
+
+# Pieces check themselves: given a list, their kernel also appends the
+# piece's residue mod a prime below 2**32 from its primes (or integers) by
+# numpy, with no big product; each is compared with the output by its own rule.
+_SELF_CHECKED: dict[Callable[..., object], Callable[[Any, Any], bool]] = {
+    kernels.prime_piece: _piece_agrees,
+    kernels.range_piece: _range_agrees,
+    kernels.square_form_piece: _form_agrees,
+}
+
+
+def _attempt(
+    function: Callable[..., object], stage: str, values: list, residues: list
+) -> tuple[object, Any, bool]:
+    """One computation of the task: its output, the output's residue mod M
+    (None if not taken yet), and whether its check agrees."""
+    if function in _SELF_CHECKED:
+        expected: list = []
+        output = _flip_injected(stage, function(*values, residues=expected))
+        return output, None, _SELF_CHECKED[function](output, expected[0])
+    output = _flip_injected(stage, function(*values))
+    output_residue = residue(output)
+    return output, output_residue, _IDENTITIES[function](residues, output_residue)
+
+
 def _residues_of(argument: object) -> object:
     if isinstance(argument, list):
         return [residue(item) for item in argument]
@@ -248,7 +293,7 @@ def _flip_injected(stage: str, value: object) -> object:
     wanted = os.environ.get(_FLIP_VARIABLE)
     if not wanted or wanted.partition(":")[0] != stage:
         return value
-    if not isinstance(value, mpz | tuple):
+    if not isinstance(value, mpz | tuple | SquareForm):
         return value
     try:
         os.close(os.open(wanted.partition(":")[2], os.O_CREAT | os.O_EXCL, 0o600))
@@ -256,6 +301,9 @@ def _flip_injected(stage: str, value: object) -> object:
         return value
     if isinstance(value, mpz):
         return _flipped(value)
+    if isinstance(value, SquareForm):
+        root, odd = value.take()
+        return SquareForm(_flipped(root), odd)
     index = max(range(len(value)), key=lambda i: abs(value[i]).bit_length())
     return (*value[:index], _flipped(value[index]), *value[index + 1 :])
 
@@ -276,7 +324,7 @@ def run_checked(
 ) -> object:
     """``function(*args)`` checked by its stage's identity, computed again on a
     mismatch; with ``carry``, the output keeps its residue for its consumers."""
-    identity, positions = _IDENTITIES[function], _VALUE_ARGUMENTS[function]
+    positions = _VALUE_ARGUMENTS.get(function, ())
     stage = stage_of(key)
     residues = [
         _residues_of(argument) if index in positions else argument
@@ -285,29 +333,30 @@ def run_checked(
     values = [_unwrapped(argument) for argument in args]
     attempts = 1 + setting("check-retries")
     for attempt in range(1, attempts + 1):
-        output = _flip_injected(stage, function(*values))
-        output_residue = residue(output)
-        if identity(residues, output_residue):
+        output, output_residue, agrees = _attempt(function, stage, values, residues)
+        if agrees:
             if attempt > 1:
                 logger.warning(
                     "%s: computed again on %s, and now its check passes",
                     key,
                     _where(),
                 )
-            return _hashed(output, output_residue) if carry else output
+            if not carry:
+                return output
+            if output_residue is None:
+                output_residue = residue(output)
+            return _hashed(output, output_residue)
         logger.warning(
             "product check failed in stage %s on %s (task %s, attempt %d of %d): "
-            "its output's residue mod 2**61-1 does not follow from its inputs'",
+            "its output's residue does not follow from its inputs'",
             stage,
             _where(),
             key,
             attempt,
             attempts,
         )
-        if isinstance(output, SquareForm) or any(
-            isinstance(value, SquareForm) for value in values
-        ):
-            break  # a SquareForm is taken by its one consumer: no second attempt
+        if any(isinstance(value, SquareForm) for value in values):
+            break  # its input forms were taken by the attempt: no second one
     raise ProductCheckError(
         f"product check failed in stage {stage} on {_where()} (task {key}): its "
         "output does not agree with its inputs; an input may have been damaged "
@@ -353,6 +402,8 @@ def checked(tasks: dict, outputs: Sequence[object]) -> dict:
         for dependency in getattr(task, "dependencies", ()):
             if dependency in dependents:
                 dependents[dependency].append(key)
+        if isinstance(task, Task) and task.func in _SELF_CHECKED:
+            taken_as_values[key] = set()
         if isinstance(task, Task) and task.func in _IDENTITIES:
             taken_as_values[key] = {
                 dependency
@@ -365,7 +416,9 @@ def checked(tasks: dict, outputs: Sequence[object]) -> dict:
         return isinstance(tasks[key], Task)
 
     def checked_task(key: object) -> bool:
-        return is_task(key) and tasks[key].func in _IDENTITIES
+        return is_task(key) and (
+            tasks[key].func in _IDENTITIES or tasks[key].func in _SELF_CHECKED
+        )
 
     def passes_on(key: object) -> bool:
         return is_task(key) and tasks[key].func is operator.getitem

@@ -43,6 +43,7 @@ from compute.factorial_digits import (
     factorial_trailing_zeros,
     legendre_exponent,
 )
+from compute.kernels.modular import product_mod
 from compute.validate import as_count, as_mpz, shown_integer
 
 if TYPE_CHECKING:
@@ -76,25 +77,13 @@ class Verification:
         )
 
 
-def _product_mod(values: np.ndarray, p: np.uint64) -> int:
-    """The product of ``values`` (each below ``p < 2**32``; a power-of-two
-    count) modulo ``p``, halving the array at each step."""
-    while len(values) > 1:
-        half = len(values) // 2
-        values = values[:half] * values[half:]  # below 2**64
-        values -= (values // p) * p
-    return int(values[0])
-
-
 def _factorial_mod(m: int, p: int) -> int:
     """``m!`` modulo the prime ``p``, for ``m < p < 2**32``."""
-    divisor = np.uint64(p)
     result = 1
     for low in range(1, m + 1, _PRODUCT_BLOCK):
         high = min(low + _PRODUCT_BLOCK, m + 1)
-        values = np.ones(1 << (high - low - 1).bit_length(), dtype=np.uint64)
-        values[: high - low] = np.arange(low, high, dtype=np.uint64)
-        result = result * _product_mod(values, divisor) % p
+        values = np.arange(low, high, dtype=np.uint64)
+        result = result * product_mod(values, p, reduced=True) % p
     return result
 
 

@@ -144,26 +144,30 @@ def _set_environment(name: str, value: str | None) -> None:
         os.environ[name] = value
 
 
+@pytest.mark.parametrize("stage", ["multiply", "prime-power-product"])
 @pytest.mark.parametrize("where", ["in-process", "cluster"])
-def test_a_flip_in_a_product_of_a_split_factorial_is_caught(where, client, flip):
+def test_a_flip_in_a_split_factorial_is_caught(stage, where, client, flip, caplog):
+    """A product of the tree checked by its identity, a piece by its own
+    residue from numpy: either way caught, computed again, exact."""
     n = 1_000_003
-    marker = flip("multiply")
+    marker = flip(stage)
     options = {"client": client} if where == "cluster" else {"client": None}
     if where == "cluster":
-        client.run(_set_environment, "COMPUTE_TEST_FLIP_BIT", f"multiply:{marker}")
+        client.run(_set_environment, "COMPUTE_TEST_FLIP_BIT", f"{stage}:{marker}")
     try:
-        with dask.config.set({"compute.split-seconds": 0.01}):
+        with (
+            dask.config.set({"compute.split-seconds": 0.01}),
+            caplog.at_level(logging.WARNING, logger="compute.checks"),
+        ):
             value = compute.factorial(n, **options)
     finally:
         if where == "cluster":
             client.run(_set_environment, "COMPUTE_TEST_FLIP_BIT", None)
     assert marker.exists()
     assert value == gmpy2.fac(n)
-
-
-FAILED_IN_MULTIPLY = (
-    r"^product check failed in stage multiply on this process \(task multiply-1000003-"
-)
+    if where == "in-process":  # a worker's warning goes to its own stderr
+        [failed] = [r.getMessage() for r in caplog.records if "failed" in r.message]
+        assert failed.startswith(f"product check failed in stage {stage} on this")
 
 
 FAILED_IN_MULTIPLY = (
@@ -186,23 +190,43 @@ def test_with_no_retries_a_fault_fails_the_run_naming_the_stage(flip):
     assert marker.exists()
 
 
-@pytest.mark.parametrize("stage", ["multiply", "square"])
+@pytest.mark.parametrize("stage", ["prime-power-product", "multiply", "square"])
 def test_a_lean_split_checks_its_square_forms(stage, flip):
-    """In square form a value is taken by its one consumer, so a fault is not
-    computed again: the run fails, naming the stage (the square's own output
-    is an mpz; a square form's product is not flipped by the hook)."""
+    """A lean split's pieces are square forms, checked by their own residues
+    and computed again; further up, a form is taken by its one consumer, so
+    a fault there is not computed again: the run fails, naming the stage."""
     n = 1_000_003
     lean = {"compute.split-seconds": 0.01, "compute.memory-factor": 1e5}
     with dask.config.set(lean):
-        assert compute.factorial(n, client=None) == gmpy2.fac(n)
         marker = flip(stage)
-        if stage == "square":
-            with pytest.raises(ProductCheckError, match="in stage square on"):
-                compute.factorial(n, client=None)
-            assert marker.exists()
-        else:
+        if stage == "prime-power-product":
             assert compute.factorial(n, client=None) == gmpy2.fac(n)
-            assert not marker.exists()
+        else:
+            with pytest.raises(ProductCheckError, match=f"in stage {stage} on"):
+                compute.factorial(n, client=None)
+    assert marker.exists()
+
+
+def test_the_piece_kernels_give_their_residues_from_numpy():
+    from compute.kernels import CHECK_MODULUS
+
+    for args in [
+        (10**6, ((10**6, 1),), 1, 2, 32),
+        (3 * 10**5, ((3 * 10**5, 1), (10**5, -3)), 0, 3, 8),  # a multinomial
+        (10**5, None, 1, 2, 32),  # a primorial
+    ]:
+        residues: list = []
+        value = kernels.prime_piece(*args, residues=residues)
+        assert value == kernels.prime_piece(*args)
+        [(root, odd)] = residues
+        assert value % CHECK_MODULUS == root * root * odd % CHECK_MODULUS
+        residues.clear()
+        form = kernels.square_form_piece(*args, residues=residues)
+        assert form.peek()[0] ** 2 * form.peek()[1] == value
+        assert [(part % CHECK_MODULUS) for part in form.peek()] == list(residues[0])
+    residues = []
+    value = kernels.range_piece(10**5, 10**6, 1, 3, residues=residues)
+    assert residues == [value % CHECK_MODULUS]
 
 
 def test_an_input_damaged_after_it_was_hashed_fails_the_check():
@@ -353,3 +377,34 @@ def test_the_delayed_graphs_are_checked_too(client):
     assert any(getattr(task, "func", None) is run_checked for task in tasks.values())
     assert client.compute(delayed).result(timeout=60) == gmpy2.fac(n)
     assert delayed.compute(scheduler="threads") == gmpy2.fac(n)
+
+
+def test_a_range_piece_is_checked_by_its_own_residue(flip, caplog):
+    """A falling factorial of large n is a range product: its pieces are
+    ranges of integers, each checked against their product mod a prime."""
+    n, k = 10**12, 10**5
+    expected = gmpy2.comb(n, k) * gmpy2.fac(k)
+    marker = flip("falling-factorial-piece")
+    with (
+        dask.config.set({"compute.split-seconds": 0.01}),
+        caplog.at_level(logging.WARNING, logger="compute.checks"),
+    ):
+        assert compute.falling_factorial(n, k, client=None) == expected
+    assert marker.exists()
+    [failed] = [r.getMessage() for r in caplog.records if "failed" in r.message]
+    assert failed.startswith("product check failed in stage falling-factorial-piece")
+
+
+def test_range_residues_by_numpy_agree_with_gmpy2():
+    from compute.kernels import CHECK_MODULUS
+    from compute.kernels.modular import range_product_mod
+
+    for lo, hi in [
+        (0, 10),
+        (5, 5),
+        (10**6, 3 * 10**6),
+        (2**70, 2**70 + 5000),  # past numpy's words
+        (CHECK_MODULUS - 5, CHECK_MODULUS + 7),  # a multiple of the modulus: 0
+    ]:
+        product = kernels.range_product(lo, hi)
+        assert range_product_mod(lo, hi, CHECK_MODULUS) == product % CHECK_MODULUS

@@ -12,9 +12,10 @@ import pytest
 from gmpy2 import mpz
 
 import compute
+from compute.atomic_file import atomic_file
 from compute.decimal_conversion import plan_decimal
 from compute.output import leading_digits
-from compute.result_file import FORMATS, atomic_file
+from compute.result_file import FORMATS
 from tests.remote import clean_env, run_in_group
 
 

@@ -17,6 +17,7 @@ range-product tree. The modules, by concern:
 - :mod:`.dealing`: which primes each piece takes, and its estimated bits;
 - :mod:`.pieces`: the pieces themselves;
 - :mod:`.multiplying`: large products on two threads;
+- :mod:`.modular`: products of word-size integers modulo a prime, by numpy (checks);
 - :mod:`.heap`: glibc's heap thresholds and trimming;
 - :mod:`.square_form`: a lean split's ``root**2 * odd`` and its last step;
 - :mod:`.small`: values too small to split, and walks of factorials;
@@ -28,6 +29,7 @@ The names the graphs use are importable from here.
 from compute.kernels.dealing import piece_bits
 from compute.kernels.decimal_parts import decimal_digits, split_decimal
 from compute.kernels.heap import fix_heap_thresholds, release_free_heap
+from compute.kernels.modular import CHECK_MODULUS
 from compute.kernels.multiplying import (
     THREADED_MULTIPLY_BITS,
     factorials_product,
@@ -62,6 +64,7 @@ from compute.kernels.square_form import (
 from compute.kernels.threads import in_two_threads, releasing_gil
 
 __all__ = [
+    "CHECK_MODULUS",
     "PRIME_FORM_LIMIT_PER_BIT",
     "THREADED_MULTIPLY_BITS",
     "SquareForm",

@@ -67,6 +67,7 @@ def square_form_piece(
     pieces: int,
     blocks_per_piece: int,
     heap_threshold: int | None = None,
+    residues: list[tuple[int, int]] | None = None,
 ) -> SquareForm:
     """:func:`prime_piece` as a :class:`SquareForm`, its value ``root**2 * odd``.
 
@@ -75,11 +76,15 @@ def square_form_piece(
     in all against n log2 n), so the value's last step can be GMP's squaring,
     which needs about half the working memory of a general product. With a
     ``heap_threshold``, the process's heap thresholds are fixed first
-    (:func:`fix_heap_thresholds`).
+    (:func:`fix_heap_thresholds`). With ``residues`` (a list), the root's and
+    odd part's residues modulo :data:`CHECK_MODULUS`, from the same primes by
+    numpy, are appended to it: the piece's check.
     """
     if heap_threshold is not None:
         fix_heap_thresholds(heap_threshold)
-    parts_by_bit = piece_parts_by_bit(limit, terms, piece, pieces, blocks_per_piece)
+    parts_by_bit = piece_parts_by_bit(
+        limit, terms, piece, pieces, blocks_per_piece, residues
+    )
     odd = product_tree(parts_by_bit.pop(0, []))
     root = horner({bit - 1: parts for bit, parts in parts_by_bit.items()})
     return SquareForm(root, odd)
