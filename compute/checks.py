@@ -360,7 +360,7 @@ def run_checked(
     raise ProductCheckError(
         f"product check failed in stage {stage} on {_where()} (task {key}): its "
         "output does not agree with its inputs; an input may have been damaged "
-        "in memory, or the worker computes wrongly"
+        "in memory, or the machine it ran on computes wrongly"
     )
 
 
