@@ -182,13 +182,18 @@ def checkpointed(
     """
     resumed = Resumed()
     wanted = set(outputs)
+
+    def kept(key: object) -> bool:
+        """Whether ``key``'s result is one a run keeps on disk."""
+        task = tasks[key]
+        return (
+            isinstance(task, Task)
+            and stage_of(key) in SAVED_STAGES
+            and key not in wanted
+        )
+
     saved = {
-        key
-        for key, task in tasks.items()
-        if isinstance(task, Task)
-        and stage_of(key) in SAVED_STAGES
-        and key not in wanted
-        and (directory / f"{key}{_SUFFIX}").exists()
+        key for key in tasks if kept(key) and (directory / f"{key}{_SUFFIX}").exists()
     }
     good: set = set()
     while True:
@@ -211,11 +216,7 @@ def checkpointed(
         if key in good:
             resumed.loaded.append(str(key))
             changed[key] = Task(key, load, str(directory), str(key))
-        elif (
-            isinstance(task, Task)
-            and stage_of(key) in SAVED_STAGES
-            and key not in wanted
-        ):
+        elif kept(key):
             changed[key] = Task(
                 key,
                 run_saved,
