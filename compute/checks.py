@@ -200,35 +200,25 @@ def _zero(args: Sequence[Any], out: int) -> bool:
     return out == 0
 
 
-_IDENTITIES: dict[Callable[..., object], Callable[[Sequence[Any], Any], bool]] = {
-    kernels.multiply: _product,
-    kernels.multiply_and_shift: _product_shifted,
-    kernels.multiply_and_divide: _product_divided,
-    kernels.multiply_square_forms: _square_forms,
-    kernels.square_multiply_shift: _square_shifted,
-    toom.to_chunks: _to_chunks,
-    toom.signed_chunks: _signed_chunks,
-    toom.evaluate_slice: _evaluation,
-    toom.part_product: _part_product,
-    toom.combine: _combination,
-    toom.carry_apply: _carry,
-    toom.zero_chunk: _zero,
-}
-# Arguments that are values (their residues stand in for them); the others
-# (bit counts, indexes, the carry chain) are passed to the identity as they are.
-_VALUE_ARGUMENTS: dict[Callable[..., object], tuple[int, ...]] = {
-    kernels.multiply: (0, 1),
-    kernels.multiply_and_shift: (0, 1),
-    kernels.multiply_and_divide: (0, 1, 2),
-    kernels.multiply_square_forms: (0, 1),
-    kernels.square_multiply_shift: (0,),
-    toom.to_chunks: (0,),
-    toom.signed_chunks: (0,),
-    toom.evaluate_slice: (1,),
-    toom.part_product: (1, 2),
-    toom.combine: (1,),
-    toom.carry_apply: (0,),
-    toom.zero_chunk: (),
+# Each checked kernel: its identity, and which of its arguments are values
+# (their residues stand in for them); the others (bit counts, indexes, the
+# carry chain) are passed to the identity as they are.
+_IDENTITIES: dict[
+    Callable[..., object],
+    tuple[Callable[[Sequence[Any], Any], bool], tuple[int, ...]],
+] = {
+    kernels.multiply: (_product, (0, 1)),
+    kernels.multiply_and_shift: (_product_shifted, (0, 1)),
+    kernels.multiply_and_divide: (_product_divided, (0, 1, 2)),
+    kernels.multiply_square_forms: (_square_forms, (0, 1)),
+    kernels.square_multiply_shift: (_square_shifted, (0,)),
+    toom.to_chunks: (_to_chunks, (0,)),
+    toom.signed_chunks: (_signed_chunks, (0,)),
+    toom.evaluate_slice: (_evaluation, (1,)),
+    toom.part_product: (_part_product, (1, 2)),
+    toom.combine: (_combination, (1,)),
+    toom.carry_apply: (_carry, (0,)),
+    toom.zero_chunk: (_zero, ()),
 }
 
 
@@ -267,7 +257,8 @@ def _attempt(
         return output, None, _SELF_CHECKED[function](output, expected[0])
     output = _flip_injected(stage, function(*values))
     output_residue = residue(output)
-    return output, output_residue, _IDENTITIES[function](residues, output_residue)
+    identity, _ = _IDENTITIES[function]
+    return output, output_residue, identity(residues, output_residue)
 
 
 def _residues_of(argument: object) -> object:
@@ -324,7 +315,7 @@ def run_checked(
 ) -> object:
     """``function(*args)`` checked by its stage's identity, computed again on a
     mismatch; with ``carry``, the output keeps its residue for its consumers."""
-    positions = _VALUE_ARGUMENTS.get(function, ())
+    positions = _IDENTITIES[function][1] if function in _IDENTITIES else ()
     stage = stage_of(key)
     residues = [
         _residues_of(argument) if index in positions else argument
@@ -407,7 +398,7 @@ def checked(tasks: dict, outputs: Sequence[object]) -> dict:
         if isinstance(task, Task) and task.func in _IDENTITIES:
             taken_as_values[key] = {
                 dependency
-                for index in _VALUE_ARGUMENTS[task.func]
+                for index in _IDENTITIES[task.func][1]
                 if index < len(task.args)
                 for dependency in _references(task.args[index])
             }
