@@ -170,6 +170,18 @@ async def _teardown_and_report(dask_worker) -> tuple[bool, int]:
     ].is_running(), dask_worker.rpc.active
 
 
+def _worker_log_passes(dask_worker) -> list[bool]:
+    import logging
+
+    log = logging.getLogger("distributed.worker")
+    messages = ["Failed to communicate with scheduler during heartbeat.", "other"]
+    records = [
+        logging.LogRecord(log.name, logging.ERROR, __file__, 1, message, None, None)
+        for message in messages
+    ]
+    return [all(f.filter(record) for f in log.filters) for record in records]
+
+
 def _preload_names(dask_worker) -> list[str]:
     return [preload.name for preload in dask_worker.preloads]
 
@@ -191,6 +203,9 @@ def test_connect_workers_stop_their_heartbeat_before_they_close():
         (report,) = client.run(_teardown_and_report).values()
         # stopped, and no connection of the worker left in use
         assert report == (False, 0)
+        # distributed's record of a heartbeat cut off is dropped, and only it
+        (passed,) = client.run(_worker_log_passes).values()
+        assert passed == [False, True]
 
 
 HEARTBEAT_CUT = """
