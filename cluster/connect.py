@@ -25,6 +25,7 @@ from cluster.interrupts import (
     in_helper_thread,
     quiet_abandoned_gathers,
     quiet_exit_after_interrupt,
+    quiet_regathers,
 )
 from cluster.main_guard import check_main_guard, forget_unimportable_main
 
@@ -148,8 +149,10 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
     elif queue is not None:
         from cluster.jobqueue import job_queue_client
 
+        quiet_regathers()  # the jobs' scheduler runs in this process
         client = job_queue_client(queue)
     else:
+        quiet_regathers()  # so does a LocalCluster's
         client = _start_local_cluster(local_cluster_kwargs)
     client = _send_promptly(client, interval)
     quiet_abandoned_gathers()

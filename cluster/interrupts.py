@@ -136,6 +136,39 @@ def quiet_abandoned_gathers() -> None:
         asyncio_log.addFilter(_drop_abandoned_gather)
 
 
+# Task states in which a key that could not be gathered is already being
+# computed again: its holder left (a worker retired, or its job ended).
+_COMPUTED_AGAIN = frozenset({"waiting", "queued", "processing", "no-worker"})
+
+
+def _drop_regathered(record: logging.LogRecord) -> bool:
+    """A logging filter: False for the scheduler's "Couldn't gather keys" when
+    every key is already being computed again.
+
+    The client asks for such keys again and gets them once they are back,
+    so the run ends exact; distributed logs the race as an ERROR all the same
+    (seen with SLURM jobs ending at their walltime during a gather).
+    """
+    if not str(record.msg).startswith("Couldn't gather keys"):
+        return True
+    states: object = record.args  # logging unpacks a lone dict argument
+    if isinstance(states, tuple) and len(states) == 1:
+        states = states[0]
+    return not (
+        isinstance(states, dict)
+        and bool(states)
+        and all(state in _COMPUTED_AGAIN for state in states.values())
+    )
+
+
+def quiet_regathers() -> None:
+    """Install :func:`_drop_regathered` on the scheduler's logger, once: for a
+    process whose cluster's scheduler runs in it."""
+    scheduler_log = logging.getLogger("distributed.scheduler")
+    if _drop_regathered not in scheduler_log.filters:
+        scheduler_log.addFilter(_drop_regathered)
+
+
 def _first_interrupt_only(signum: int, frame: Any) -> None:
     quiet_for_exit()  # before anything else can run
     raise KeyboardInterrupt

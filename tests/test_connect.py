@@ -338,3 +338,29 @@ def test_two_scripts_started_together_get_two_dashboards_quietly(tmp_path):
         assert [stderr for _, stderr in outputs] == ["", ""], outputs
         assert len(set(links)) == 2, links
         assert f"http://127.0.0.1:{port}/status" in links
+
+
+def test_a_gather_of_keys_computed_again_is_not_logged_as_an_error():
+    """The scheduler's "Couldn't gather keys" when every key is being computed
+    again (its worker left) is dropped; with a key in memory or forgotten, not."""
+    import logging
+
+    from cluster.interrupts import quiet_regathers
+
+    quiet_regathers()
+    quiet_regathers()  # installed once
+    log = logging.getLogger("distributed.scheduler")
+    assert sum(f.__name__ == "_drop_regathered" for f in log.filters) == 1
+
+    def passes(states: dict) -> bool:
+        record = log.makeRecord(
+            log.name, logging.ERROR, __file__, 1, "Couldn't gather keys: %s",
+            (states,), None,
+        )  # fmt: skip
+        return all(f(record) for f in log.filters)
+
+    assert not passes({"multiply-1-a": "waiting", "multiply-1-b": "processing"})
+    assert passes({"multiply-1-a": "waiting", "multiply-1-b": "memory"})
+    assert passes({"multiply-1-a": "forgotten"})
+    other = log.makeRecord(log.name, logging.ERROR, __file__, 1, "other", (), None)
+    assert all(f(other) for f in log.filters)
