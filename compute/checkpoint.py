@@ -27,14 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dask._task_spec import Task
-from dask.delayed import Delayed
 from gmpy2 import mpz
 
 from compute.atomic_file import atomic_file
 from compute.checks import plain, residue
 from compute.kernels import SquareForm
-from compute.tasks import TaskGraph, stage_of
-from compute.toom_graph import ChunkedGraph, Output
+from compute.tasks import stage_of
+from compute.toom_graph import Output, with_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -235,19 +234,15 @@ def checkpointed(
 
 def checkpointed_outputs(outputs: Sequence[Output], directory: Path) -> list[Output]:
     """``outputs`` with their saved results loaded and the rest saving theirs."""
-    changed: list[Output] = []
     loaded = 0
-    for output in outputs:
-        if isinstance(output, ChunkedGraph):
-            tasks, resumed = checkpointed(output.graph.tasks, output.keys, directory)
-            graph = TaskGraph()
-            graph.tasks = tasks
-            changed.append(ChunkedGraph(graph, output.chunks, output.chunk_bits))
-        else:
-            graph_tasks = dict(output.__dask_graph__())
-            tasks, resumed = checkpointed(graph_tasks, [output.key], directory)
-            changed.append(Delayed(output.key, tasks))
+
+    def change(tasks: dict, keys: list) -> dict:
+        nonlocal loaded
+        changed, resumed = checkpointed(tasks, keys, directory)
         loaded += len(resumed.loaded)
+        return changed
+
+    changed = [with_tasks(output, change) for output in outputs]
     if loaded:
         logger.info(
             "resuming from %s: %d saved result%s used",

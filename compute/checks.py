@@ -51,7 +51,7 @@ from compute import kernels, toom
 from compute.config import setting
 from compute.kernels import SquareForm, releasing_gil
 from compute.tasks import stage_of
-from compute.toom_graph import ChunkedGraph, Output
+from compute.toom_graph import Output, with_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -454,17 +454,4 @@ def checked_outputs(outputs: Sequence[Output]) -> list[Output]:
     ``compute.check-products`` is on."""
     if not setting("check-products"):
         return list(outputs)
-    from dask.delayed import Delayed
-
-    from compute.tasks import TaskGraph
-
-    changed: list[Output] = []
-    for output in outputs:
-        if isinstance(output, ChunkedGraph):
-            graph = TaskGraph()
-            graph.tasks = checked(output.graph.tasks, output.keys)
-            changed.append(ChunkedGraph(graph, output.chunks, output.chunk_bits))
-        else:
-            tasks = checked(dict(output.__dask_graph__()), [output.key])
-            changed.append(Delayed(output.key, tasks))
-    return changed
+    return [with_tasks(output, checked) for output in outputs]

@@ -16,7 +16,7 @@ used only when one operand is already much shorter than the other.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dask._task_spec import TaskRef
@@ -47,6 +47,15 @@ class ChunkedGraph:
 
 # What a graph computes: a value, or a value left in chunks on the workers.
 Output = Delayed | ChunkedGraph
+
+
+def with_tasks(output: Output, change: Callable[[dict, list], dict]) -> Output:
+    """``output`` with its tasks replaced by ``change(tasks, output_keys)``."""
+    if isinstance(output, ChunkedGraph):
+        graph = TaskGraph()
+        graph.tasks = change(output.graph.tasks, output.keys)
+        return ChunkedGraph(graph, output.chunks, output.chunk_bits)
+    return Delayed(output.key, change(dict(output.__dask_graph__()), [output.key]))
 
 
 def whole(output: Output) -> Delayed:
