@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,10 +184,12 @@ def checkpointed(
     wanted = set(outputs)
 
     def kept(key: object) -> bool:
-        """Whether ``key``'s result is one a run keeps on disk."""
+        """Whether ``key``'s result is one a run keeps on disk (not an item
+        taken from a task's tuple, which its task's file holds)."""
         task = tasks[key]
         return (
             isinstance(task, Task)
+            and task.func is not operator.getitem
             and stage_of(key) in SAVED_STAGES
             and key not in wanted
         )

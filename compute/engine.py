@@ -44,7 +44,7 @@ from compute.toom_graph import (
     ChunkedGraph,
     Output,
     chunk_count,
-    chunks_of,
+    cut_task,
     default_chunk_bits,
     whole,
 )
@@ -335,7 +335,7 @@ def run_chunked_factorial(
         graph = TaskGraph()
         chunk_bits = default_chunk_bits()
         count = chunk_count(factorial_bits(value) + 64, chunk_bits)
-        chunks = chunks_of(graph, graph.include(output), chunk_bits, count, value)
+        chunks = cut_task(graph, graph.include(output), chunk_bits, count, value)
         output = ChunkedGraph(graph, chunks, chunk_bits)
     [output] = checked_outputs([output])
     assert isinstance(output, ChunkedGraph)

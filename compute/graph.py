@@ -147,7 +147,7 @@ def _spread_top(split: Split, level: list[Delayed]) -> ChunkedGraph:
         estimate = value_bits * (1 + SPREAD_SLACK) + shift + 64
         count = toom_graph.chunk_count(estimate, chunk_bits)
         reference = graph.include(value)
-        chunks = toom_graph.chunks_of(graph, reference, chunk_bits, count, label, shift)
+        chunks = toom_graph.cut_task(graph, reference, chunk_bits, count, label, shift)
         values.append((chunks, value_bits + shift))
     for ways in reversed(spread.ways):
         # The whole value's size is known to a bit: the top keeps no slack.

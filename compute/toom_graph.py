@@ -3,8 +3,8 @@
 A product of two chunked values (lists of delayed chunks, lowest first, see
 :mod:`compute.toom`) becomes the stages
 
-``toom-evaluation`` -> ``part-product`` -> ``part-split`` -> ``interpolate``
--> ``carry-summary`` -> ``carry-chain`` -> ``carry``
+``toom-evaluation`` -> ``part-product`` -> ``interpolate`` -> ``carry-summary``
+-> ``carry-chain`` -> ``carry``
 
 whose part products run on different workers. Toom-k does ``2k - 1`` part
 products of ``1/k`` of the size: about 1.7-1.8x one product's work for k = 3..4,
@@ -16,17 +16,18 @@ used only when one operand is already much shorter than the other.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from dask._task_spec import TaskRef
+from dask._task_spec import Task, TaskRef
 from dask.delayed import Delayed
 from gmpy2 import mpz
 
 from compute import toom
 from compute.config import setting
 from compute.cost import MAX_WAYS
-from compute.tasks import TaskGraph
+from compute.tasks import TaskGraph, stage_of
 
 # Chunks in a graph: references to its tasks, or futures already computed.
 Chunks = list[TaskRef]
@@ -76,6 +77,32 @@ def chunks_of(
     """A value of ``graph`` (or a literal), times ``2**shift``, as ``count`` chunks."""
     whole = graph.add("chunk", label, toom.to_chunks, value, chunk_bits, count, shift)
     return graph.items("chunk", label, whole, count)
+
+
+def cut_task(
+    graph: TaskGraph,
+    value: TaskRef,
+    chunk_bits: int,
+    count: int,
+    label: int,
+    shift: int = 0,
+) -> Chunks:
+    """:func:`chunks_of` a task's value that nothing else takes: the task
+    itself cuts it (:func:`compute.toom.cut`), under its own key and stage."""
+    task = graph.tasks[value.key]
+    if not isinstance(task, Task) or task.func is operator.getitem:
+        return chunks_of(graph, value, chunk_bits, count, label, shift)
+    graph.tasks[value.key] = Task(
+        value.key,
+        toom.cut,
+        chunk_bits,
+        count,
+        shift,
+        task.func,
+        *task.args,
+        **task.kwargs,
+    )
+    return graph.items(stage_of(value.key), label, value, count)
 
 
 def chunk_count(bits: float, chunk_bits: int) -> int:
@@ -165,18 +192,27 @@ def product(
     keep = len(a) + len(b) if keep is None else keep
     scheme, ways, part = _layout(len(a), len(b), ways, filled)
 
-    def part_product(x: Sequence[object], y: Sequence[object]) -> TaskRef:
-        return graph.add(
-            "part-product", label, toom.part_product, chunk_bits, list(x), list(y)
+    def part_product(x: Sequence[object], y: Sequence[object], width: int) -> Chunks:
+        """The chunks of ``x * y``, ``width`` of them (signed)."""
+        task = graph.add(
+            "part-product",
+            label,
+            toom.part_product,
+            chunk_bits,
+            list(x),
+            list(y),
+            width,
         )
+        return graph.items("part-product", label, task, width)
 
     if scheme == "single":
-        return chunks_of(graph, part_product(a, b), chunk_bits, keep, label)
+        return part_product(a, b, keep)
     if scheme == "cut":
-        products = [
-            part_product(a[start : start + part], b) for start in range(0, len(a), part)
-        ]
         width = part + len(b)
+        products = [
+            part_product(a[start : start + part], b, width)
+            for start in range(0, len(a), part)
+        ]
         matrix = tuple(tuple(int(i == j) for j in range(ways)) for i in range(ways))
         return _recombine(
             graph, products, width, matrix, 1, part, keep, chunk_bits, label
@@ -185,11 +221,11 @@ def product(
     size = 2 * ways - 1
     a_points = _evaluated(graph, a, ways, part, top, label)
     b_points = _evaluated(graph, b, ways, part, top, label)
-    products = [part_product(a_points[j], b_points[j]) for j in range(size)]
     matrix, divisor = toom.interpolation(ways)
     # Evaluated parts grow by a few bits (|A(p)| < 2**(top*C + 8)), so each
     # part product fits 2 * top + 1 chunks.
     width = 2 * top + 1
+    products = [part_product(a_points[j], b_points[j], width) for j in range(size)]
     return _recombine(
         graph, products, width, matrix, divisor, part, keep, chunk_bits, label
     )
@@ -222,7 +258,7 @@ def _evaluated(
 
 def _recombine(
     graph: TaskGraph,
-    products: Sequence[TaskRef],
+    products: Sequence[Chunks],
     width: int,
     matrix: Sequence[Sequence[int]],
     divisor: int,
@@ -231,16 +267,8 @@ def _recombine(
     chunk_bits: int,
     label: int,
 ) -> Chunks:
-    """``sum_i (sum_j M[i][j] w_j) / D * 2**(i*offset*C)`` as ``keep`` chunks."""
-    split = [
-        graph.items(
-            "part-split",
-            label,
-            graph.add("part-split", label, toom.signed_chunks, w, chunk_bits, width),
-            width,
-        )
-        for w in products
-    ]
+    """``sum_i (sum_j M[i][j] w_j) / D * 2**(i*offset*C)`` as ``keep`` chunks,
+    from the part products ``w_j`` as ``width`` chunks each."""
     total = (len(matrix) - 1) * offset + width
     combined = []
     for u in range(total):
@@ -251,7 +279,7 @@ def _recombine(
                 for j, entry in enumerate(row):
                     if entry:
                         coefficients.append(entry)
-                        chunks.append(split[j][t])
+                        chunks.append(products[j][t])
         combined.append(
             graph.add("interpolate", label, toom.combine, tuple(coefficients), chunks)
         )

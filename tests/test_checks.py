@@ -37,7 +37,7 @@ from compute.tasks import TaskGraph, stage_of
 from tests.remote import clean_env, run_in_group
 
 CHUNK_BITS = 128
-TOOM_STAGES = ["chunk", "toom-evaluation", "part-product", "part-split", "interpolate"]
+TOOM_STAGES = ["chunk", "toom-evaluation", "part-product", "interpolate"]
 COMPUTE = str(Path(sys.executable).parent / "compute")
 
 
@@ -87,7 +87,7 @@ def test_a_checked_toom_product_is_exact_and_hands_back_plain_chunks(
         for key, task in changed.items()
         if getattr(task, "func", None) is run_checked
     }
-    linear = {"part-split", "interpolate", "carry"} if ways > 1 else set()
+    linear = {"interpolate", "carry"} if ways > 1 else set()
     assert {"chunk", "part-product"} | linear <= checked_stages
     values = get_sync(changed, keys)
     assert all(type(value) is mpz for value in values)
@@ -127,7 +127,7 @@ def test_without_checks_the_same_flip_gives_a_wrong_product(flip):
 
     unchecked = checked(tasks, keys)
     for key, task in tasks.items():
-        if stage_of(key) == "part-product":
+        if getattr(task, "func", None) is toom.part_product:
             unchecked[key] = type(task)(
                 key, run_plain, flipped_part_product, *task.args
             )
@@ -168,6 +168,36 @@ def test_a_flip_in_a_split_factorial_is_caught(stage, where, client, flip, caplo
     if where == "in-process":  # a worker's warning goes to its own stderr
         [failed] = [r.getMessage() for r in caplog.records if "failed" in r.message]
         assert failed.startswith(f"product check failed in stage {stage} on this")
+
+
+@pytest.mark.parametrize("stage", ["prime-power-product", "multiply", None])
+def test_a_task_that_cuts_its_value_is_checked_by_its_kernel(stage, flip, caplog):
+    """A piece, or a product, made only to be cut into chunks is cut by its own
+    task (no chunk task): its check then works from the chunks' residues."""
+    piece = (10**5, ((10**5, 1),), 0, 1, 32)
+    graph = TaskGraph()
+    if stage == "multiply":
+        a, b = random_value(5000, 3), random_value(4000, 4)
+        made, expected = graph.add("multiply", 0, kernels.multiply, a, b), a * b
+    else:
+        made = graph.add("prime-power-product", 0, kernels.prime_piece, *piece)
+        expected = kernels.prime_piece(*piece)
+    count = toom_graph.chunk_count(expected.bit_length() + 5, CHUNK_BITS)
+    chunks = toom_graph.cut_task(graph, made, CHUNK_BITS, count, 0, shift=5)
+    assert graph.tasks[made.key].func is toom.cut
+    assert not [key for key in graph.tasks if stage_of(key) == "chunk"]
+    keys = [chunk.key for chunk in chunks]
+    marker = flip(stage or "none")
+    with caplog.at_level(logging.WARNING, logger="compute.checks"):
+        values = get_sync(checked(graph.tasks, keys), keys)
+    assert toom.join_chunks(values, CHUNK_BITS) == expected << 5
+    warnings = [r.getMessage() for r in caplog.records]
+    assert marker.exists() == (stage is not None)
+    if stage is None:
+        assert warnings == []
+    else:
+        assert warnings[0].startswith(f"product check failed in stage {stage} on")
+        assert warnings[1].endswith("and now its check passes")
 
 
 FAILED_IN_MULTIPLY = (
@@ -218,15 +248,19 @@ def test_the_piece_kernels_give_their_residues_from_numpy():
         residues: list = []
         value = kernels.prime_piece(*args, residues=residues)
         assert value == kernels.prime_piece(*args)
-        [(root, odd)] = residues
+        [((root, odd), seconds)] = residues
         assert value % CHECK_MODULUS == root * root * odd % CHECK_MODULUS
+        assert seconds > 0
         residues.clear()
         form = kernels.square_form_piece(*args, residues=residues)
         assert form.peek()[0] ** 2 * form.peek()[1] == value
-        assert [(part % CHECK_MODULUS) for part in form.peek()] == list(residues[0])
+        [(form_residues, seconds)] = residues
+        assert [(part % CHECK_MODULUS) for part in form.peek()] == list(form_residues)
+        assert seconds > 0
     residues = []
     value = kernels.range_piece(10**5, 10**6, 1, 3, residues=residues)
-    assert residues == [value % CHECK_MODULUS]
+    [(found, seconds)] = residues
+    assert found == value % CHECK_MODULUS and seconds > 0
 
 
 def test_an_input_damaged_after_it_was_hashed_fails_the_check():

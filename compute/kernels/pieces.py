@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -30,7 +31,7 @@ def prime_piece(
     piece: int,
     pieces: int,
     blocks_per_piece: int,
-    residues: list[tuple[int, int]] | None = None,
+    residues: list[tuple[tuple[int, int], float]] | None = None,
 ) -> mpz:
     """One of ``pieces`` factors whose product is the odd part of a prime product.
 
@@ -51,8 +52,8 @@ def prime_piece(
         ``isqrt(limit)``.
     residues : list, optional
         If given, the piece's ``(root, odd)`` residues modulo
-        :data:`CHECK_MODULUS` (see :func:`piece_parts_by_bit`) are appended:
-        the piece's check.
+        :data:`CHECK_MODULUS` (see :func:`piece_parts_by_bit`) are appended,
+        with the seconds they took: the piece's check.
 
     Returns
     -------
@@ -88,41 +89,49 @@ def piece_parts_by_bit(
     piece: int,
     pieces: int,
     blocks_per_piece: int,
-    residues: list[tuple[int, int]] | None = None,
+    residues: list[tuple[tuple[int, int], float]] | None = None,
 ) -> dict[int, list[mpz]]:
     """A piece's products of primes by exponent bit (see :func:`add_parts_by_bit`).
 
     With ``residues`` (a list), the piece's root and odd part (exponents
-    ``e // 2`` and ``e % 2``) modulo :data:`CHECK_MODULUS` are appended to it,
-    computed from the same primes by numpy: the piece's check.
+    ``e // 2`` and ``e % 2``) modulo :data:`CHECK_MODULUS`, computed from the
+    same primes by numpy, are appended to it with the seconds they took: the
+    piece's check, and its cost.
     """
     parts_by_bit: dict[int, list[mpz]] = {}
-    root, odd = 1, 1
+    root, odd, seconds = 1, 1, 0.0
     for primes, exponents in piece_prime_powers(
         limit, terms, piece, pieces, blocks_per_piece
     ):
         add_parts_by_bit(parts_by_bit, primes, exponents)
         if residues is not None:
+            start = time.perf_counter()
             root = root * power_product_mod(primes, exponents >> 1, CHECK_MODULUS)
             odd = odd * power_product_mod(primes, exponents & 1, CHECK_MODULUS)
             root, odd = root % CHECK_MODULUS, odd % CHECK_MODULUS
+            seconds += time.perf_counter() - start
     if residues is not None:
-        residues.append((root, odd))
+        residues.append(((root, odd), seconds))
     return parts_by_bit
 
 
 @releasing_gil
 def range_piece(
-    low: int, high: int, piece: int, pieces: int, residues: list[int] | None = None
+    low: int,
+    high: int,
+    piece: int,
+    pieces: int,
+    residues: list[tuple[int, float]] | None = None,
 ) -> mpz:
     """Piece ``piece`` of ``pieces`` contiguous parts of ``(low+1)...high``.
 
     With ``residues`` (a list), the piece's residue modulo
-    :data:`CHECK_MODULUS`, from its integers by numpy, is appended to it.
+    :data:`CHECK_MODULUS`, from its integers by numpy, is appended to it with
+    the seconds it took.
     """
     bounds = [low + (high - low) * i // pieces for i in range(pieces + 1)]
     if residues is not None:
-        residues.append(
-            range_product_mod(bounds[piece], bounds[piece + 1], CHECK_MODULUS)
-        )
+        start = time.perf_counter()
+        found = range_product_mod(bounds[piece], bounds[piece + 1], CHECK_MODULUS)
+        residues.append((found, time.perf_counter() - start))
     return range_product(bounds[piece], bounds[piece + 1])

@@ -67,7 +67,7 @@ def square_form_piece(
     pieces: int,
     blocks_per_piece: int,
     heap_threshold: int | None = None,
-    residues: list[tuple[int, int]] | None = None,
+    residues: list[tuple[tuple[int, int], float]] | None = None,
 ) -> SquareForm:
     """:func:`prime_piece` as a :class:`SquareForm`, its value ``root**2 * odd``.
 
@@ -78,7 +78,7 @@ def square_form_piece(
     ``heap_threshold``, the process's heap thresholds are fixed first
     (:func:`fix_heap_thresholds`). With ``residues`` (a list), the root's and
     odd part's residues modulo :data:`CHECK_MODULUS`, from the same primes by
-    numpy, are appended to it: the piece's check.
+    numpy, are appended to it with the seconds they took: the piece's check.
     """
     if heap_threshold is not None:
         fix_heap_thresholds(heap_threshold)
