@@ -4,9 +4,12 @@ Each workload runs with the safeguard and without, in turn (A, B, A, B,
 ...), and every result is compared with ``gmpy2.fac``. Product checks
 (``compute.check-products``): 5e7! in this process, 2e7! on a 2-worker
 LocalCluster as a tree of products, and 2e7! spread over the workers as
-Toom products (every stage checked). Checkpoints: 5e7! in this process with
-``checkpoint=`` a fresh directory against none (``make bench-resume`` times
-3e8! killed and resumed).
+Toom products (every stage checked). On the cluster, each run with checks
+also reads from the workers' fine performance metrics the share of their
+task time spent checking (the ``product-check`` activity): this machine's
+noise between two runs is larger than the checks' cost. Checkpoints: 5e7!
+in this process with ``checkpoint=`` a fresh directory against none (``make
+bench-resume`` times 3e8! killed and resumed).
 
 Writes ``benchmarks/results/trust.json`` and ``trust.png``; run alone with
 ``python -m benchmarks.trust`` (about 5 minutes), and by ``make bench``.
@@ -15,6 +18,7 @@ Writes ``benchmarks/results/trust.json`` and ``trust.png``; run alone with
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import tempfile
 from collections.abc import Callable
@@ -27,6 +31,7 @@ from distributed import Client, LocalCluster
 import compute
 from benchmarks.measure import interleaved
 from benchmarks.plots import plot_overheads
+from compute.checks import METRIC
 
 RESULTS = Path(__file__).parent / "results"
 SPREAD = {"compute.distributed-threads": 2, "compute.distributed-seconds": 0}
@@ -45,6 +50,36 @@ def _factorial(
     return run
 
 
+def task_seconds(dask_worker: object) -> tuple[float, float]:
+    """On a worker: seconds its tasks spent checking products, and in all."""
+    checking = total = 0.0
+    for key, value in dask_worker.digests_total.items():  # type: ignore[attr-defined]
+        if isinstance(key, tuple) and key[0] == "execute" and key[-1] == "seconds":
+            total += value
+            checking += value if key[-2] == METRIC else 0.0
+    return checking, total
+
+
+def _metered(
+    run: Callable[[], object], client: Client, shares: list[float]
+) -> Callable[[], object]:
+    """``run``, appending to ``shares`` the part of the workers' task time it
+    spent checking products."""
+
+    def cluster_totals() -> tuple[float, float]:
+        by_worker = client.run(task_seconds).values()
+        return sum(c for c, _ in by_worker), sum(t for _, t in by_worker)
+
+    def metered() -> object:
+        checking, total = cluster_totals()
+        result = run()
+        checking_after, total_after = cluster_totals()
+        shares.append((checking_after - checking) / (total_after - total))
+        return result
+
+    return metered
+
+
 def _row(
     safeguard: str,
     workload: str,
@@ -52,13 +87,22 @@ def _row(
     with_it: Callable[[], object],
     without: Callable[[], object],
     runs: int,
+    client: Client | None = None,
 ) -> dict[str, object]:
     expected = gmpy2.fac(n)
+    shares: list[float] = []
+    if client is not None:
+        with_it = _metered(with_it, client, shares)
     pair = interleaved(with_it, without, runs, same=lambda a, b: a == b == expected)
     row = {"safeguard": safeguard, "workload": workload, "n": n, **pair.summary()}
+    share = ""
+    if shares:
+        row["check_share_median"] = statistics.median(shares)
+        row["check_shares"] = shares
+        share = f"; {100 * statistics.median(shares):.2f}% of task time checking"
     print(
         f"  {safeguard}, {workload}: {pair.ratio:.3f}x "
-        f"({', '.join(f'{r:.3f}' for r in pair.ratios)})",
+        f"({', '.join(f'{r:.3f}' for r in pair.ratios)}){share}",
         flush=True,
     )
     return row
@@ -101,6 +145,7 @@ def trust_table(runs: int = 5, large_n: int = 5 * 10**7) -> list[dict[str, objec
                 _factorial(n, client, on),
                 _factorial(n, client, off),
                 runs,
+                client,
             )
         )
         rows.append(
@@ -111,6 +156,7 @@ def trust_table(runs: int = 5, large_n: int = 5 * 10**7) -> list[dict[str, objec
                 _factorial(n, client, {**SPREAD, **on}),
                 _factorial(n, client, {**SPREAD, **off}),
                 runs,
+                client,
             )
         )
     return rows
