@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from compute.capacity import machine_bytes
 from compute.cost import (
+    can_spread,
     factorial_bytes,
     lean_working_bytes,
     needs_lean,
@@ -73,7 +74,8 @@ def check_fits(
         worker may be spread over them (:func:`compute.cost.spread_bytes`).
     lean : bool
         A result too large for two-thread products may be computed lean
-        (:func:`compute.cost.lean_working_bytes`), as in this process.
+        (:func:`compute.cost.lean_working_bytes`): in this process, and on a
+        cluster that cannot spread it (:func:`compute.cost.can_spread`).
 
     Raises
     ------
@@ -127,8 +129,11 @@ def check_sizes(
     if lean and needs_lean(largest, worker_bytes):
         need = lean_working_bytes(largest)
     spread_need = ""
-    # Spreading over one worker gains nothing: it needs two or more.
-    if need > worker_bytes and cluster_bytes and cluster_bytes > 1.5 * worker_bytes:
+    if (
+        need > worker_bytes
+        and cluster_bytes
+        and can_spread(worker_bytes, cluster_bytes)
+    ):
         per_worker, in_all = spread_bytes(largest, worker_bytes / cluster_bytes)
         if per_worker <= worker_bytes and in_all <= cluster_bytes:
             need = 0.0  # spread over the workers

@@ -51,7 +51,8 @@ def lean_working_bytes(result_bytes: float) -> float:
 def needs_lean(result_bytes: float, memory_bytes: float) -> bool:
     """Whether a result's two-thread products would not fit ``memory_bytes``.
 
-    In this process such a result is computed lean and needs
+    In this process, and on a cluster that cannot spread it
+    (:func:`can_spread`), such a result is computed lean and needs
     :func:`lean_working_bytes` instead.
     """
     return working_bytes(result_bytes) > memory_bytes
@@ -67,6 +68,12 @@ MAX_WAYS = 16
 # own working space), while 5e7! on four 1 GiB workers and 1e8! on two
 # 1.5 GiB workers peaked within their limits.
 SPREAD_HELD = 6.0
+
+
+def can_spread(worker_bytes: float, cluster_bytes: float | None) -> bool:
+    """Whether a cluster's workers can hold a value spread over them: it takes
+    two or more (a cluster of one worker's memory gains nothing)."""
+    return cluster_bytes is not None and cluster_bytes > 1.5 * worker_bytes
 
 
 def spread_bytes(result_bytes: float, share: float) -> tuple[float, float]:

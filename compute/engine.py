@@ -29,7 +29,7 @@ from compute.checkpoint import checkpointed_outputs
 from compute.checks import checked_outputs
 from compute.chunked import ChunkedInteger
 from compute.config import setting
-from compute.cost import factorial_bits, factorial_seconds
+from compute.cost import can_spread, factorial_bits, factorial_seconds
 from compute.execute import (
     choose_client,
     run_in_process,
@@ -62,7 +62,9 @@ MemoryCheck = Callable[[float, float | None, str], None]
 def _run_planned(
     client: Client | None,
     seconds: float,
-    build: Callable[[int, float | None], tuple[list[Output], dict[_Key, Located]]],
+    build: Callable[
+        [int, float | None, float | None], tuple[list[Output], dict[_Key, Located]]
+    ],
     check: MemoryCheck,
     progress: bool,
     bits_of: Callable[[_Key], float],
@@ -70,8 +72,8 @@ def _run_planned(
 ) -> tuple[list[object], dict[_Key, Located], Client | None]:
     """Choose where to run, build the graph for its threads, and run it.
 
-    ``build(threads, worker_bytes)`` gives the outputs and where each value
-    will be (``worker_bytes`` None in this process); ``check(worker_bytes,
+    ``build(threads, worker_bytes, cluster_bytes)`` gives the outputs and
+    where each value will be (both None in this process); ``check(worker_bytes,
     cluster_bytes, where)`` refuses work too large for where it runs
     before anything is sent (``cluster_bytes`` None in this process);
     ``bits_of(value)`` weighs the progress bar; with a ``checkpoint``
@@ -84,7 +86,7 @@ def _run_planned(
     )
     if client is None:
         check(machine_bytes(), None, "this machine")
-        outputs, located = build(in_process_threads(), None)
+        outputs, located = build(in_process_threads(), None, None)
         outputs = checked_outputs(outputs)
         if checkpoint is not None:
             outputs = checkpointed_outputs(outputs, checkpoint)
@@ -93,7 +95,7 @@ def _run_planned(
         return computed, located, None
     worker_bytes, cluster_bytes, threads = cluster_memory(client)
     check(worker_bytes, cluster_bytes, f"the cluster at {scheduler_address(client)}")
-    outputs, located = build(threads, worker_bytes)
+    outputs, located = build(threads, worker_bytes, cluster_bytes)
     outputs = checked_outputs(outputs)
     if checkpoint is not None:
         outputs = checkpointed_outputs(outputs, checkpoint)
@@ -189,7 +191,8 @@ def _factorials_check(values: list[int], positions: bool) -> MemoryCheck:
     """The memory check of ``values``' factorials, as :func:`_run_planned` takes it."""
 
     def check(worker_bytes: float, cluster_bytes: float | None, where: str) -> None:
-        # In this process (no cluster_bytes) a factorial may be computed lean.
+        # A factorial may be computed lean where it cannot be spread: in this
+        # process (no cluster_bytes), or on a cluster of one worker.
         check_fits(
             values,
             worker_bytes,
@@ -197,7 +200,7 @@ def _factorials_check(values: list[int], positions: bool) -> MemoryCheck:
             where,
             positions=positions,
             cluster_bytes=cluster_bytes,
-            lean=cluster_bytes is None,
+            lean=not can_spread(worker_bytes, cluster_bytes),
         )
 
     return check
@@ -238,8 +241,15 @@ def run_batch(
     computed, located, client = _run_planned(
         client,
         seconds,
-        lambda threads, worker_bytes: batch_graph(
-            plan_batch(distinct, threads, worker_bytes, seconds)
+        lambda threads, worker_bytes, cluster_bytes: batch_graph(
+            plan_batch(
+                distinct,
+                threads,
+                worker_bytes,
+                seconds,
+                spread=worker_bytes is not None
+                and can_spread(worker_bytes, cluster_bytes),
+            )
         ),
         _factorials_check(values, positions),
         progress,
@@ -294,7 +304,7 @@ def run_products(
     computed, located, client = _run_planned(
         client,
         products_seconds(distinct),
-        lambda threads, worker_bytes: products_graph(
+        lambda threads, worker_bytes, _: products_graph(
             plan_products(distinct, threads, in_process=worker_bytes is None)
         ),
         _products_check(products, positions),
@@ -318,6 +328,7 @@ def run_chunked_factorial(
     client = choose_client(client, factorial_seconds(value), 0.0) or shared_client()
     worker_bytes, cluster_bytes, threads = cluster_memory(client)
     where = f"the cluster at {scheduler_address(client)}"
+    spread = can_spread(worker_bytes, cluster_bytes)
     check_fits(
         [value],
         worker_bytes,
@@ -325,8 +336,10 @@ def run_chunked_factorial(
         where,
         positions=False,
         cluster_bytes=cluster_bytes,
+        lean=not spread,
     )
-    outputs, located = batch_graph(plan_batch([value], threads, worker_bytes))
+    plan = plan_batch([value], threads, worker_bytes, spread=spread)
+    outputs, located = batch_graph(plan)
     output = outputs[located[value].output]
     from compute import wire  # imports distributed: the cluster path only
 

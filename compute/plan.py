@@ -125,42 +125,47 @@ def _lean_heap_threshold() -> int | None:
     return None if threshold is None else int(dask.utils.parse_bytes(threshold))
 
 
-def split_for(n: int, threads: int, worker_bytes: float | None = None) -> Split | None:
+def split_for(
+    n: int, threads: int, worker_bytes: float | None = None, spread: bool = True
+) -> Split | None:
     """The split of ``n!`` across ``threads``, or None if one task is cheaper.
 
-    With ``worker_bytes`` (a cluster's usable memory per worker), the top of
-    the split's product tree is spread over workers where :func:`spread_for`
-    says so. Without (in this process), a split whose two-thread products
-    would not fit this machine's memory is lean
+    With ``worker_bytes`` (a cluster's usable memory per worker) and
+    ``spread`` (the cluster's workers can hold a value spread over them,
+    :func:`compute.cost.can_spread`), the top of the split's product tree is
+    spread over workers where :func:`spread_for` says so. Otherwise (in this
+    process, or on a cluster of one worker), a split whose two-thread
+    products would not fit the memory is lean
     (:func:`compute.cost.needs_lean`): its last step is a squaring
-    (:func:`compute.kernels.square_form_piece`).
+    (:func:`compute.kernels.square_form_piece`), so that whatever
+    ``gmpy2.fac`` computes on a host, a split computes there too.
     """
     split = split_product(factorial_product(n), threads)
     if split is None:
         return split
-    if worker_bytes is None:
-        # In this process: two-thread products where their memory fits.
-        if needs_lean(split.product.bytes, machine_bytes()):
-            # One piece per thread: each level of the tree above the pieces
-            # costs about one more product of the roots, and in this process
-            # no task needs to be short (10**9! as products of two halves:
-            # 2 pieces 501 s, 14 pieces 644 s).
-            return dataclasses.replace(
-                split,
-                lean=True,
-                pieces=max(2, threads),
-                heap_threshold=_lean_heap_threshold(),
-            )
-        return split
-    spread = spread_for(split.product, threads, worker_bytes, split.pieces)
-    if spread is None:
-        return split
-    # Pieces small enough that one, with its working space, takes at most
-    # half a worker: the rest holds that worker's share of the chunks.
-    fitting = math.ceil(2 * working_bytes(split.product.bytes) / worker_bytes)
-    pieces = max(split.pieces, threads * math.ceil(fitting / threads))
-    spread = spread_for(split.product, threads, worker_bytes, pieces)
-    return dataclasses.replace(split, pieces=pieces, spread=spread)
+    if worker_bytes is not None and spread:
+        spread_at = spread_for(split.product, threads, worker_bytes, split.pieces)
+        if spread_at is None:
+            return split
+        # Pieces small enough that one, with its working space, takes at most
+        # half a worker: the rest holds that worker's share of the chunks.
+        fitting = math.ceil(2 * working_bytes(split.product.bytes) / worker_bytes)
+        pieces = max(split.pieces, threads * math.ceil(fitting / threads))
+        spread_at = spread_for(split.product, threads, worker_bytes, pieces)
+        return dataclasses.replace(split, pieces=pieces, spread=spread_at)
+    memory = machine_bytes() if worker_bytes is None else worker_bytes
+    if needs_lean(split.product.bytes, memory):
+        # One piece per thread: each level of the tree above the pieces
+        # costs about one more product of the roots, and here no task needs
+        # to be short (10**9! as products of two halves: 2 pieces 501 s, 14
+        # pieces 644 s).
+        return dataclasses.replace(
+            split,
+            lean=True,
+            pieces=max(2, threads),
+            heap_threshold=_lean_heap_threshold(),
+        )
+    return split
 
 
 def split_product(
@@ -232,7 +237,11 @@ def products_seconds(products: Sequence[Product]) -> float:
 
 
 def _cut_walks(
-    ns: Sequence[int], threads: int, budget: float, worker_bytes: float | None = None
+    ns: Sequence[int],
+    threads: int,
+    budget: float,
+    worker_bytes: float | None = None,
+    spread: bool = True,
 ) -> tuple[list[Walk], float]:
     """The walks of ``ns`` and their estimated single-thread seconds in all."""
     walks: list[Walk] = []
@@ -257,7 +266,7 @@ def _cut_walks(
             walks.append(Walk(targets[0], start_split, tuple(targets)))
         targets = [n]
         seconds += fresh
-        start_split = split_for(n, threads, worker_bytes)
+        start_split = split_for(n, threads, worker_bytes, spread)
         walk_seconds = 0.0 if fresh > split_seconds else fresh
     if targets:
         walks.append(Walk(targets[0], start_split, tuple(targets)))
@@ -269,6 +278,7 @@ def plan_batch(
     threads: int | None = None,
     worker_bytes: float | None = None,
     seconds: float | None = None,
+    spread: bool = True,
 ) -> list[Walk]:
     """Cut distinct, ascending ``ns`` into walks of balanced estimated cost.
 
@@ -284,6 +294,10 @@ def plan_batch(
         process) never spreads a product over workers.
     seconds : float, optional
         ``batch_seconds(ns)``, when the caller has it already.
+    spread : bool
+        Whether the cluster's workers can hold a value spread over them
+        (:func:`compute.cost.can_spread`); if not, a factorial too large for
+        two-thread products is computed lean (see :func:`split_for`).
 
     Returns
     -------
@@ -302,7 +316,7 @@ def plan_batch(
     budget = max(
         setting("min-task-seconds"), seconds / (threads * setting("tasks-per-thread"))
     )
-    return _cut_walks(ns, threads, budget, worker_bytes)[0]
+    return _cut_walks(ns, threads, budget, worker_bytes, spread)[0]
 
 
 def batch_seconds(ns: Sequence[int]) -> float:

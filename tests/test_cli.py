@@ -363,7 +363,7 @@ def test_too_large_for_a_remote_clusters_workers_exits_2(env):
         dashboard_address="127.0.0.1:0",
     ) as small:
         finished = run_cli(
-            [COMPUTE, "factorial", "10000000", "--scheduler", small.scheduler_address],
+            [COMPUTE, "factorial", "20000000", "--scheduler", small.scheduler_address],
             env,
         )
     assert finished.returncode == 2, finished.stderr
@@ -371,8 +371,9 @@ def test_too_large_for_a_remote_clusters_workers_exits_2(env):
     assert finished.stderr.startswith(connected)
     assert "\nusage: compute factorial [-h]" in finished.stderr
     assert (
-        f"error: n = 10000000 is too large: its factorial has about 27.3 MB and "
-        f"needs about 218 MB to compute, but the cluster at "
+        # One worker cannot spread it: computed lean, it needs 4x its size.
+        f"error: n = 20000000 is too large: its factorial has about 57 MB and "
+        f"needs about 228 MB to compute, but the cluster at "
         f"{small.scheduler_address} offers 160 MB per worker"
     ) in finished.stderr
 

@@ -106,6 +106,18 @@ def test_a_split_too_large_for_two_thread_products_here_is_lean():
         assert split_for(10**7, threads=2, worker_bytes=1e15).lean is False
 
 
+def test_a_cluster_that_cannot_spread_a_split_computes_it_lean():
+    """On one worker, as on one host: lean where two-thread products do not
+    fit it (gmpy2.fac would compute it there), spread where workers can."""
+    worker = 3e8  # 10**7!'s 8.3 MB times the factor below is more than this
+    with dask.config.set({"compute.memory-factor": 100}):
+        one = split_for(10**7, threads=1, worker_bytes=worker, spread=False)
+        assert one.lean is True and one.spread is None
+        many = split_for(10**7, threads=4, worker_bytes=worker, spread=True)
+        assert many.lean is False and many.spread is not None
+    assert not split_for(10**7, threads=1, worker_bytes=worker, spread=False).lean
+
+
 def test_a_lean_split_carries_the_heap_threshold_in_bytes():
     lean = {"compute.memory-factor": 1e6}
     with dask.config.set(lean):

@@ -273,14 +273,19 @@ def test_a_scheduler_dying_mid_job_gives_a_clear_error(tmp_path):
     assert seconds < 30
 
 
+def _small_hosts(workers: int) -> LocalCluster:
+    """Workers of one thread and 1.5 GiB each: hosts as in the scale model."""
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        memory_limit="1.5GiB",
+        dashboard_address="127.0.0.1:0",
+    )
+
+
 def test_a_large_n_that_fits_runs_without_pausing_or_killing_workers(graphs_submitted):
     with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            memory_limit="1.5GiB",
-            dashboard_address="127.0.0.1:0",
-        ) as local,
+        _small_hosts(2) as local,
         Client(local, set_as_default=False) as client,
     ):
         pids = worker_pids(client)
@@ -295,6 +300,26 @@ def test_a_large_n_that_fits_runs_without_pausing_or_killing_workers(graphs_subm
         # refused before submission.
         with pytest.raises(ValueError, match=r"offers 1\.29 GB per worker"):
             compute.factorial(3 * 10**8, client=client)
+
+
+def test_one_worker_computes_lean_what_two_thread_products_would_not_fit():
+    """A cluster of one worker (one host) cannot spread a product: where its
+    two-thread products would not fit the worker (here by a raised memory
+    factor), the split is lean, as in this process, and exact."""
+    with (
+        _small_hosts(1) as local,
+        Client(local, set_as_default=False) as client,
+        dask.config.set({"compute.memory-factor": 100, "compute.split-seconds": 0.1}),
+    ):
+        n = 2 * 10**7  # 57 MB: 5.7 GB by that factor, 228 MB lean
+        assert compute.factorial(n, client=client) == gmpy2.fac(n)
+        prefixes = client.run_on_scheduler(
+            lambda dask_scheduler: sorted(dask_scheduler.task_prefixes)
+        )
+        assert "square" in prefixes and "toom-evaluation" not in prefixes
+        # 2e8! (about 700 MB) needs 2.8 GB even lean: refused before any work.
+        with pytest.raises(ValueError, match=r"needs about 2\.\d+ GB to compute"):
+            compute.factorial(2 * 10**8, client=client)
 
 
 def test_the_status_reader_sees_a_forced_pause():
