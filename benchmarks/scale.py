@@ -7,7 +7,9 @@ runs D times slower than on a host of one core and a 1 Gbit/s link, so
 measured seconds / D are the emulated seconds (DieCast, NSDI 2008). For W
 worker hosts there is a scheduler host and a client host too, and D is the
 smallest with (W + 2) / D <= this machine's cores. Every worker host has the
-memory of this machine divided by the largest W (1.5 GiB of 24 GiB for 16).
+memory of this machine divided by the largest W (1.5 GiB of 24 GiB for 16),
+or ``SCALE_HOST_MEMORY`` (say ``1.5GiB``: the full run's hosts, for a run
+narrowed by ``SCALE_HOSTS``).
 
 Before any figure, each D is calibrated: a 100 Mbit GMP multiply and
 ``gmpy2.fac(10**7)`` on one dilated host take D times their time here
@@ -35,6 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import dask.utils
 import psutil
 
 from benchmarks.scaling import spread_costs
@@ -187,6 +190,8 @@ def dilation_for(workers: int) -> int:
 
 
 def host_memory() -> int:
+    if os.environ.get("SCALE_HOST_MEMORY"):
+        return int(dask.utils.parse_bytes(os.environ["SCALE_HOST_MEMORY"]))
     return psutil.virtual_memory().total // max(HOST_COUNTS)
 
 
