@@ -39,8 +39,10 @@ import logging
 import operator
 import os
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -282,15 +284,25 @@ def _unchunked(
     return _weighted(chunks, chunk_bits, modulus) * unshift % modulus
 
 
-def _metered() -> AbstractContextManager[object]:
-    """On a Dask worker, time spent checking is its own activity in the
-    worker's fine performance metrics (the dashboard's, and
-    ``Worker.digests_total``), taken out of the task's compute time."""
-    if "distributed" not in sys.modules:
-        return nullcontext()
-    from distributed.metrics import context_meter
+# Seconds this process has spent checking, all threads together.
+_checking = [0.0]
+_checking_lock = threading.Lock()
 
-    return context_meter.meter(METRIC)
+
+def checking_seconds() -> float:
+    """Seconds this process's threads have spent in product checks so far
+    (residues, identities, the pieces' numpy residues)."""
+    return _checking[0]
+
+
+@contextmanager
+def _metered() -> Iterator[None]:
+    """Time the block as check work (:func:`_digest`)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        _digest(time.perf_counter() - start)
 
 
 def _known(values: list, residues: list, positions: tuple[int, ...]) -> dict:
@@ -317,7 +329,12 @@ def _residue_given(output: object, known: dict) -> Any:
 
 
 def _digest(seconds: float) -> None:
-    """Check work timed inside a kernel, metered as :func:`_metered` does."""
+    """Count ``seconds`` of check work: in :func:`checking_seconds`, and on a
+    Dask worker as its own activity, ``product-check``, in the worker's fine
+    performance metrics (the dashboard's, and ``Worker.digests_total``),
+    taken out of the task's compute time."""
+    with _checking_lock:
+        _checking[0] += seconds
     if "distributed" in sys.modules:
         from distributed.metrics import context_meter
 

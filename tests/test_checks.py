@@ -332,6 +332,30 @@ def test_checks_can_be_turned_off_and_bad_settings_are_named():
         compute.factorial(3_000_000, client=None)
 
 
+def test_time_spent_checking_is_counted_in_this_process_and_on_workers(client):
+    from compute.checks import METRIC, checking_seconds
+
+    n = 3_000_000
+    with dask.config.set({"compute.split-seconds": 0.01}):
+        before = checking_seconds()
+        assert compute.factorial(n, client=None) == gmpy2.fac(n)
+        assert checking_seconds() > before
+        before = checking_seconds()
+        with dask.config.set({"compute.check-products": False}):
+            assert compute.factorial(n, client=None) == gmpy2.fac(n)
+        assert checking_seconds() == before
+        assert compute.factorial(n, client=client) == gmpy2.fac(n)
+    activities = {
+        key[-2]
+        for digests in client.run(
+            lambda dask_worker: dict(dask_worker.digests_total)
+        ).values()
+        for key in digests
+        if isinstance(key, tuple) and key[0] == "execute"
+    }
+    assert METRIC in activities
+
+
 def test_the_command_warns_once_and_prints_the_exact_result(tmp_path):
     """A part product flipped on one worker of the command's own cluster: one
     warning naming the stage and the worker, the retry's line, an exact file."""

@@ -35,17 +35,21 @@ def product_mod(values: np.ndarray, modulus: int, reduced: bool = False) -> int:
 
 
 def power_product_mod(primes: np.ndarray, exponents: np.ndarray, modulus: int) -> int:
-    """``prod(p**e)`` modulo ``modulus`` (below 2**32), by the bits of the
-    exponents from the top: ``r = r*r * P_j`` with ``P_j`` the product of the
-    primes whose exponent has bit ``j``."""
+    """``prod(p**e)`` modulo ``modulus`` (below 2**32), for exponents >= 0, by
+    their bits from the lowest: ``prod(P_j ** 2**j)`` with ``P_j`` the product
+    of the primes whose exponent has bit ``j``. Primes whose exponent has no
+    higher bit are dropped as it goes: most exponents are small, so each bit
+    after the first looks at few primes."""
     primes = np.asarray(primes, dtype=np.uint64)
     exponents = np.asarray(exponents, dtype=np.int64)
-    if len(primes) == 0:
-        return 1 % modulus
-    result = 1
-    for bit in range(int(exponents.max()).bit_length() - 1, -1, -1):
-        chosen = primes[((exponents >> bit) & 1) == 1]
-        result = result * result % modulus * product_mod(chosen, modulus) % modulus
+    result, bit = 1 % modulus, 0
+    while len(primes):
+        chosen = primes[(exponents & 1) == 1]
+        result = result * pow(product_mod(chosen, modulus), 1 << bit, modulus) % modulus
+        exponents = exponents >> 1
+        alive = exponents > 0
+        primes, exponents = primes[alive], exponents[alive]
+        bit += 1
     return result
 
 
