@@ -4,12 +4,13 @@ Each workload runs with the safeguard and without, in turn (A, B, A, B,
 ...), and every result is compared with ``gmpy2.fac``. Product checks
 (``compute.check-products``): 5e7! in this process, 2e7! on a 2-worker
 LocalCluster as a tree of products, and 2e7! spread over the workers as
-Toom products (every stage checked). On the cluster, each run with checks
-also reads from the workers' fine performance metrics the share of their
-task time spent checking (the ``product-check`` activity): this machine's
-noise between two runs is larger than the checks' cost. Checkpoints: 5e7!
-in this process with ``checkpoint=`` a fresh directory against none (``make
-bench-resume`` times 3e8! killed and resumed).
+Toom products (every stage checked). Each run with checks also reads the
+share of its time spent checking, which this machine's noise between two
+runs (up to 30%) hides in the ratios: on the cluster from the workers' fine
+performance metrics (the ``product-check`` activity, over their task time),
+in this process from ``compute.checks.checking_seconds`` over its CPU time.
+Checkpoints: 5e7! in this process with ``checkpoint=`` a fresh directory
+against none (``make bench-resume`` times 3e8! killed and resumed).
 
 Writes ``benchmarks/results/trust.json`` and ``trust.png``; run alone with
 ``python -m benchmarks.trust`` (about 5 minutes), and by ``make bench``.
@@ -21,6 +22,7 @@ import json
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,7 +33,7 @@ from distributed import Client, LocalCluster
 import compute
 from benchmarks.measure import interleaved
 from benchmarks.plots import plot_overheads
-from compute.checks import METRIC
+from compute.checks import METRIC, checking_seconds
 
 RESULTS = Path(__file__).parent / "results"
 SPREAD = {"compute.distributed-threads": 2, "compute.distributed-seconds": 0}
@@ -60,20 +62,33 @@ def task_seconds(dask_worker: object) -> tuple[float, float]:
     return checking, total
 
 
-def _metered(
-    run: Callable[[], object], client: Client, shares: list[float]
-) -> Callable[[], object]:
-    """``run``, appending to ``shares`` the part of the workers' task time it
-    spent checking products."""
+Totals = Callable[[], tuple[float, float]]  # (seconds checking, seconds in all)
 
-    def cluster_totals() -> tuple[float, float]:
+
+def _on_workers(client: Client) -> Totals:
+    """The workers' task seconds checking products, and in all, so far."""
+
+    def totals() -> tuple[float, float]:
         by_worker = client.run(task_seconds).values()
         return sum(c for c, _ in by_worker), sum(t for _, t in by_worker)
 
+    return totals
+
+
+def _in_this_process() -> tuple[float, float]:
+    """This process's seconds checking products, and its CPU seconds, so far."""
+    return checking_seconds(), time.process_time()
+
+
+def _metered(
+    run: Callable[[], object], totals: Totals, shares: list[float]
+) -> Callable[[], object]:
+    """``run``, appending to ``shares`` the part of its time spent checking."""
+
     def metered() -> object:
-        checking, total = cluster_totals()
+        checking, total = totals()
         result = run()
-        checking_after, total_after = cluster_totals()
+        checking_after, total_after = totals()
         shares.append((checking_after - checking) / (total_after - total))
         return result
 
@@ -87,19 +102,19 @@ def _row(
     with_it: Callable[[], object],
     without: Callable[[], object],
     runs: int,
-    client: Client | None = None,
+    totals: Totals | None = None,
 ) -> dict[str, object]:
     expected = gmpy2.fac(n)
     shares: list[float] = []
-    if client is not None:
-        with_it = _metered(with_it, client, shares)
+    if totals is not None:
+        with_it = _metered(with_it, totals, shares)
     pair = interleaved(with_it, without, runs, same=lambda a, b: a == b == expected)
     row = {"safeguard": safeguard, "workload": workload, "n": n, **pair.summary()}
     share = ""
     if shares:
         row["check_share_median"] = statistics.median(shares)
         row["check_shares"] = shares
-        share = f"; {100 * statistics.median(shares):.2f}% of task time checking"
+        share = f"; {100 * statistics.median(shares):.2f}% of its time checking"
     print(
         f"  {safeguard}, {workload}: {pair.ratio:.3f}x "
         f"({', '.join(f'{r:.3f}' for r in pair.ratios)}){share}",
@@ -119,6 +134,7 @@ def trust_table(runs: int = 5, large_n: int = 5 * 10**7) -> list[dict[str, objec
             _factorial(large_n, None, on),
             _factorial(large_n, None, off),
             runs,
+            _in_this_process,
         ),
         _row(
             "checkpoints",
@@ -145,7 +161,7 @@ def trust_table(runs: int = 5, large_n: int = 5 * 10**7) -> list[dict[str, objec
                 _factorial(n, client, on),
                 _factorial(n, client, off),
                 runs,
-                client,
+                _on_workers(client),
             )
         )
         rows.append(
@@ -156,7 +172,7 @@ def trust_table(runs: int = 5, large_n: int = 5 * 10**7) -> list[dict[str, objec
                 _factorial(n, client, {**SPREAD, **on}),
                 _factorial(n, client, {**SPREAD, **off}),
                 runs,
-                client,
+                _on_workers(client),
             )
         )
     return rows
