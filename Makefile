@@ -72,7 +72,7 @@ docs: $(STAMP)
 
 ## test: lint (ruff, mypy), format check, the docs and the whole suite
 test: lint docs browser slurm $(STAMP)
-	$(BIN)/python -m pytest $(NETNS_TESTS)
+	$(BIN)/python -m pytest --durations=15 $(NETNS_TESTS)
 
 ## bench: ours against the anchors, interleaved; writes benchmarks/results/ (~15 min)
 ## (BENCH_QUICK=1 make bench: a short smoke run into benchmarks/results/quick/)

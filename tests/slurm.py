@@ -10,8 +10,10 @@ machine's file system. There is no accounting database.
 Every file lives in one temporary directory; the daemons are processes of the
 network (killed with its namespaces at the end, whatever the way out), and
 the directory is removed after them. Jobs run as root, under SLURM's
-``proctrack/linuxproc`` (no cgroups): a job's processes are the slurmd's
-children, in that node's namespace.
+``proctrack/pgid`` (no cgroups): a job's processes are its step's process
+group, in that node's namespace. A worker whose nanny ends first stays in
+that group, where ``proctrack/linuxproc`` (by parent) loses it once it is
+reparented, and it may then outlive its job.
 
 ``make hpc-sim`` brings the same up for a person to try; Ctrl-C ends it.
 """
@@ -141,7 +143,7 @@ SlurmctldPidFile={directory}/slurmctld.pid
 SlurmdPidFile={directory}/slurmd-%n.pid
 SlurmctldLogFile={directory}/slurmctld.log
 SlurmdLogFile={directory}/slurmd-%n.log
-ProctrackType=proctrack/linuxproc
+ProctrackType=proctrack/pgid
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
