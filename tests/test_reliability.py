@@ -309,15 +309,15 @@ def test_one_worker_computes_lean_what_two_thread_products_would_not_fit():
     with (
         _small_hosts(1) as local,
         Client(local, set_as_default=False) as client,
-        dask.config.set({"compute.memory-factor": 100, "compute.split-seconds": 0.1}),
+        dask.config.set({"compute.memory-factor": 10**4, "compute.split-seconds": 0.1}),
     ):
-        n = 2 * 10**7  # 57 MB: 5.7 GB by that factor, 228 MB lean
+        n = 3 * 10**6  # 7.5 MB: 75 GB by that factor, 30 MB lean
         assert compute.factorial(n, client=client) == gmpy2.fac(n)
         prefixes = client.run_on_scheduler(
             lambda dask_scheduler: sorted(dask_scheduler.task_prefixes)
         )
         assert "square" in prefixes and "toom-evaluation" not in prefixes
-        # 2e8! (about 700 MB) needs 2.8 GB even lean: refused before any work.
+        # 2e8! (653 MB) needs 2.61 GB even lean: refused before any work.
         with pytest.raises(ValueError, match=r"needs about 2\.\d+ GB to compute"):
             compute.factorial(2 * 10**8, client=client)
 
