@@ -9,7 +9,7 @@ the work in flight.
 
 A saved result is one file per task key, written under a temporary name and
 renamed, holding each of its integers with its bit length and its residue
-modulo the prime ``2**61 - 1``. Before a run uses a file, this process reads
+modulo ``compute.checks.MODULUS``. Before a run uses a file, this process reads
 it whole and checks both: a file truncated, damaged, or not written for its
 task is left out (its task runs again), and the run says so.
 

@@ -138,7 +138,10 @@ def split_for(
     products would not fit the memory is lean
     (:func:`compute.cost.needs_lean`): its last step is a squaring
     (:func:`compute.kernels.square_form_piece`), so that whatever
-    ``gmpy2.fac`` computes on a host, a split computes there too.
+    ``gmpy2.fac`` computes on a host, a split computes there too. On one
+    thread, a factorial that fits without lean and within
+    ``compute.task-seconds`` is one ``gmpy2.fac`` task: pieces would only add
+    a product.
     """
     split = split_product(factorial_product(n), threads)
     if split is None:
@@ -165,6 +168,10 @@ def split_for(
             pieces=max(2, threads),
             heap_threshold=_lean_heap_threshold(),
         )
+    if threads == 1 and product_seconds(split.product.bits) <= setting("task-seconds"):
+        # On one thread the pieces run in turn and add a full-size product:
+        # 5e7! on one worker of one thread, split 0.925x one gmpy2.fac task.
+        return None
     return split
 
 

@@ -60,16 +60,22 @@ class RemoteCluster:
 
 
 def _stop(processes: list[subprocess.Popen]) -> None:
-    """SIGINT each (its own group), then SIGKILL the group of any still running."""
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
+    """SIGINT the workers, then the scheduler (the first), each in its own
+    group; SIGKILL the group of any still running after 15 s.
+
+    Workers go first: a worker whose scheduler closes as its nanny stops can
+    linger until the nanny kills it, 8 s later.
+    """
     deadline = time.monotonic() + 15
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            kill_group(process)
+    for group in (processes[1:], processes[:1]):
+        for process in group:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in group:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                kill_group(process)
 
 
 def run_in_group(

@@ -308,6 +308,20 @@ def test_a_hashed_value_crosses_the_wire_with_its_residue():
     assert residue(value) == int(value % MODULUS)
 
 
+def test_the_residue_modulus_holds_the_pieces_prime_and_misses_no_flipped_bit():
+    from compute.kernels import CHECK_MODULUS
+
+    # A piece's check residue is its residue mod M reduced: the pieces' prime
+    # must divide M. A flipped bit changes a value by 2**k, which no odd M
+    # divides; below 2**63, gmpy2 takes the remainder without a quotient.
+    assert MODULUS % CHECK_MODULUS == 0 and MODULUS % 2 == 1
+    assert 2**62 < MODULUS < 2**63
+    value = random_value(50_000, 7)
+    for bit in (0, 63, 64, 49_999):
+        assert residue(value ^ (mpz(1) << bit)) != residue(value)
+    assert residue(value) % CHECK_MODULUS == int(value % CHECK_MODULUS)
+
+
 def test_checks_can_be_turned_off_and_bad_settings_are_named():
     from compute.checks import checked_outputs
     from compute.graph import batch_graph

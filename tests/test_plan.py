@@ -38,6 +38,10 @@ def test_pieces_are_a_multiple_of_threads_and_bounded_in_cost(threads):
     task_seconds = dask.config.get("compute.task-seconds")
     for n in (3 * 10**6, 10**7, 5 * 10**7, 10**9):
         split = split_for(n, threads)
+        if threads == 1 and factorial_seconds(n) <= task_seconds:
+            # One thread gains nothing from pieces: one task, unless lean.
+            assert split is None or split.lean, split
+            continue
         assert split is not None
         assert split.pieces % threads == 0 or split.pieces == 2
         if split.lean:  # 10**9 in this process: one piece per thread
@@ -115,7 +119,18 @@ def test_a_cluster_that_cannot_spread_a_split_computes_it_lean():
         assert one.lean is True and one.spread is None
         many = split_for(10**7, threads=4, worker_bytes=worker, spread=True)
         assert many.lean is False and many.spread is not None
-    assert not split_for(10**7, threads=1, worker_bytes=worker, spread=False).lean
+    # Fitting without lean, one thread computes it as one gmpy2.fac task.
+    assert split_for(10**7, threads=1, worker_bytes=worker, spread=False) is None
+
+
+def test_one_thread_splits_only_for_memory_or_the_task_bound():
+    """Pieces on one thread run in turn, each level one more product."""
+    assert split_for(10**7, threads=1) is None
+    assert split_for(10**7, threads=2).pieces == 2
+    with dask.config.set({"compute.task-seconds": factorial_seconds(10**7) / 2.5}):
+        assert split_for(10**7, threads=1).pieces == 3
+    with dask.config.set({"compute.memory-factor": 1e6}):
+        assert split_for(10**7, threads=1).lean is True
 
 
 def test_a_lean_split_carries_the_heap_threshold_in_bytes():

@@ -33,17 +33,24 @@ def check_split_rule(n: int, split: Split | None, threads: int) -> None:
     would take longer than compute.split-seconds (and n is at least 64); the
     pieces are at least two, one or more rounds of ``threads``, and none
     longer than compute.task-seconds unless the split is lean (one piece per
-    thread, for memory)."""
+    thread, for memory). On one thread, a split that is neither lean nor
+    longer than compute.task-seconds is one gmpy2.fac task instead."""
     seconds = factorial_seconds(n)
-    assert (split is not None) == (seconds > setting("split-seconds") and n >= 64)
+    costly = seconds > setting("split-seconds") and n >= 64
+    if threads == 1 and costly and split is None:
+        assert seconds <= setting("task-seconds")
+        return
+    assert (split is not None) == costly
     if split is None:
         return
+    if threads == 1:
+        assert split.lean or seconds > setting("task-seconds")
     assert split.product == factorial_product(n)
     assert split.pieces >= 2
     if split.lean:
         assert split.pieces == max(2, threads)
     else:
-        assert split.pieces % threads == 0 or (threads == 1 and split.pieces == 2)
+        assert split.pieces % threads == 0
         assert seconds / split.pieces <= setting("task-seconds")
         if split.pieces > max(2, threads):  # the fewest such pieces
             assert seconds / (split.pieces - threads) > setting("task-seconds")

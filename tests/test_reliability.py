@@ -409,10 +409,10 @@ def test_two_scripts_on_one_scheduler_keep_their_own_results(remote, tmp_path):
 
 
 def test_soak_many_batches_on_one_cluster(client):
-    """About 30 s of mixed batches: every result exact, client memory bounded,
+    """About 20 s of mixed batches: every result exact, client memory bounded,
     and the pace kept.
 
-    How many batches fit in 30 s depends on the machine, so the count is
+    How many batches fit in 20 s depends on the machine, so the count is
     checked against the pace of the ten warm-up batches, drawn the same way:
     a cluster that stalls or slows down as it runs (a leak of tasks, data or
     workers) falls below a quarter of it.
@@ -442,7 +442,7 @@ def test_soak_many_batches_on_one_cluster(client):
     warm_up_seconds = time.monotonic() - start
     gc.collect()
     baseline = peak = process.memory_info().rss
-    soak_seconds = 30.0
+    soak_seconds = 20.0
     batches = warm_up
     start = time.monotonic()
     while time.monotonic() - start < soak_seconds:
