@@ -45,7 +45,7 @@ def test_pieces_are_a_multiple_of_threads_and_bounded_in_cost(threads):
         assert split is not None
         assert split.pieces % threads == 0 or split.pieces == 2
         if split.lean:  # 10**9 in this process: one piece per thread
-            assert split.pieces == max(2, threads)
+            assert split.pieces == threads
         else:
             assert factorial_seconds(n) / split.pieces <= task_seconds
 

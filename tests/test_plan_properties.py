@@ -46,11 +46,10 @@ def check_split_rule(n: int, split: Split | None, threads: int) -> None:
     if threads == 1:
         assert split.lean or seconds > setting("task-seconds")
     assert split.product == factorial_product(n)
-    assert split.pieces >= 2
     if split.lean:
-        assert split.pieces == max(2, threads)
+        assert split.pieces == threads
     else:
-        assert split.pieces % threads == 0
+        assert split.pieces >= 2 and split.pieces % threads == 0
         assert seconds / split.pieces <= setting("task-seconds")
         if split.pieces > max(2, threads):  # the fewest such pieces
             assert seconds / (split.pieces - threads) > setting("task-seconds")
