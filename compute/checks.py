@@ -2,8 +2,8 @@
 
 Each value that one task hands to another carries its residue modulo
 ``M = (2**32 - 5) * (2**31 - 1)`` (:class:`Hashed`), computed once, by the
-task that made it. A task of a checked stage knows how its output follows from its
-inputs, and so how the residues must: ``h(a * b) = h(a) * h(b)`` for the
+task that made it. A task of a checked stage knows how its output follows
+from its inputs, and so how the residues must: ``h(a * b) = h(a) * h(b)`` for the
 products, part products and square forms; linear maps of the residues for
 Toom's evaluation, interpolation, chunk splits and carries (the chain's
 small integers included). It computes its output's residue and compares

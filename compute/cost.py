@@ -70,10 +70,13 @@ MAX_WAYS = 16
 SPREAD_HELD = 6.0
 
 
-def can_spread(worker_bytes: float, cluster_bytes: float | None) -> bool:
+def can_spread(worker_bytes: float | None, cluster_bytes: float | None) -> bool:
     """Whether a cluster's workers can hold a value spread over them: it takes
-    two or more (a cluster of one worker's memory gains nothing)."""
-    return cluster_bytes is not None and cluster_bytes > 1.5 * worker_bytes
+    two or more (a cluster of one worker's memory gains nothing; None: no
+    cluster, this process)."""
+    if worker_bytes is None or cluster_bytes is None:
+        return False
+    return cluster_bytes > 1.5 * worker_bytes
 
 
 def spread_bytes(result_bytes: float, share: float) -> tuple[float, float]:

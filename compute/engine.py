@@ -247,8 +247,7 @@ def run_batch(
                 threads,
                 worker_bytes,
                 seconds,
-                spread=worker_bytes is not None
-                and can_spread(worker_bytes, cluster_bytes),
+                spread=can_spread(worker_bytes, cluster_bytes),
             )
         ),
         _factorials_check(values, positions),
