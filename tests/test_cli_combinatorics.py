@@ -183,7 +183,9 @@ def test_a_named_scheduler_runs_the_pieces_there_with_a_report(env, client, tmp_
     assert finished.stdout.splitlines() == [
         value_line("binomial(200000, 100000)", gmpy2.comb(200000, 100000))
     ]
-    connected, computed, reported = finished.stderr.splitlines()
+    lines = finished.stderr.splitlines()
+    assert len(lines) == 3, finished.stderr
+    connected, computed, reported = lines
     assert connected == (
         f"compute: connected to the Dask scheduler at {client.scheduler.address}; "
         f"dashboard: {client.dashboard_link}"
