@@ -43,6 +43,41 @@ from tests.remote import DASK, clean_env
 _NAME = re.compile(r"^ct(\d+)(?:h\d+|v\d+|br)$")
 
 
+# Dask's periodic timers: each firing takes a slice of its host's CPU. A
+# dilated host must see them fire D times less often, as a dilated clock would
+# (DieCast dilates the guest's clock): left at their wall-clock intervals, an
+# idle worker host at D = 9 spent 26% of its 1/9 core on them, where a real
+# one-core host spends 2.5-2.9%. The tick's limit is the unresponsive-loop
+# warning's threshold, dilated so that it means the same time.
+DILATED_TIMERS = (
+    "distributed.admin.tick.interval",
+    "distributed.admin.tick.limit",
+    "distributed.admin.system-monitor.interval",
+    "distributed.worker.profile.interval",
+    "distributed.worker.profile.cycle",
+    "distributed.worker.memory.monitor-interval",
+    "distributed.scheduler.work-stealing-interval",
+    "distributed.client.heartbeat",
+    "distributed.client.scheduler-info-interval",
+)
+
+
+def dilated_timers(dilation: float) -> dict[str, str]:
+    """Environment variables that stretch :data:`DILATED_TIMERS` ``dilation``
+    times from distributed's defaults (none for an undilated host)."""
+    if dilation == 1:
+        return {}
+    import dask.config
+    import distributed  # noqa: F401  (registers its defaults)
+    from dask.utils import parse_timedelta
+
+    return {
+        "DASK_" + key.upper().replace(".", "__").replace("-", "_"):
+        f"{parse_timedelta(dask.config.get(key)) * dilation:g}s"
+        for key in DILATED_TIMERS
+    }  # fmt: skip
+
+
 class NetnsUnavailable(RuntimeError):
     """Network namespaces cannot be made here (not root, or no ``ip``)."""
 
@@ -115,10 +150,14 @@ class Network:
     def start(
         self, host: Host, args: Sequence[str], env: dict[str, str], **popen: object
     ) -> subprocess.Popen:
-        """Start ``args`` on ``host``, in its own process group; killed at the end."""
+        """Start ``args`` on ``host``, in its own process group; killed at the end.
+
+        On a dilated network Dask's timers are dilated too, unless ``env``
+        sets them.
+        """
         process = subprocess.Popen(
             host.command(args),
-            env=env,
+            env={**dilated_timers(self.dilation), **env},
             start_new_session=True,
             **popen,  # type: ignore[arg-type]
         )

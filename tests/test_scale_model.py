@@ -35,6 +35,21 @@ import compute
 if __name__ == "__main__":
     print("exact" if compute.factorial(2 * 10**6) == gmpy2.fac(2 * 10**6) else "wrong")
 """
+# The profiler's interval and cycle here and on a worker (10 ms and 1 s undilated).
+WORKER_TIMERS = """
+import sys
+import dask.config
+from distributed import Client
+
+
+def timers():
+    keys = ("interval", "cycle")
+    return [dask.config.get(f"distributed.worker.profile.{key}") for key in keys]
+
+
+with Client(sys.argv[1]) as client:
+    print(*timers(), *next(iter(client.run(timers).values())))
+"""
 # A harness that builds hosts, says so, and waits to be ended.
 HARNESS = """
 import signal, sys, time
@@ -73,6 +88,11 @@ def test_a_factorial_on_the_scale_model_is_exact(available, tmp_path):
             client, [sys.executable, "-c", WORKERS, address, "2"], env, 120
         )
         assert ready.stdout == "2\n", ready.stderr[-2000:]
+        # Every process of a dilated host has Dask's timers dilated too.
+        timers = network.run(
+            client, [sys.executable, "-c", WORKER_TIMERS, address], env, 60
+        )
+        assert timers.stdout.split() == ["0.02s", "2s"] * 2, timers.stderr[-2000:]
         script = tmp_path / "user.py"
         script.write_text(SCRIPT)
         finished = network.run(
