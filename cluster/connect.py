@@ -375,9 +375,14 @@ def _connect_to(address: str) -> Client:
         raise OSError(
             f"could not connect to the Dask scheduler at {address}: {_REFUSED}"
         )
+    # Results come from the workers that hold them, across one link, not
+    # through a scheduler on another host (two links and its CPU), unless the
+    # user's Dask config says otherwise. A scheduler in this process (a
+    # LocalCluster's, a job queue's) adds no link, and keeps distributed's way.
+    direct = dask.config.get("distributed.client.direct-to-workers", None)
     start = time.monotonic()
     try:
-        return Client(address)
+        return Client(address, direct_to_workers=True if direct is None else direct)
     except (OSError, ValueError) as error:
         if isinstance(error, ValueError) and "cannot convert to SSL" not in str(error):
             raise  # not a connection failure

@@ -6,6 +6,7 @@ import json
 import sys
 from urllib.parse import urlparse
 
+import gmpy2
 import pytest
 from dask.utils import key_split
 
@@ -78,3 +79,21 @@ def test_unchanged_script_runs_on_the_configured_scheduler(
     hosts = {urlparse(task["worker"]).hostname for task in tasks}
     assert hosts == set(cluster.worker_hosts)
     assert {key_split(task["key"]) for task in tasks} >= {"prime-power-product", "walk"}
+
+
+@pytest.mark.parametrize(("configured", "direct"), [(None, True), (False, False)])
+def test_results_come_straight_from_a_remote_clusters_workers(
+    remote, configured, direct
+):
+    import dask.config
+
+    import cluster
+    import compute
+
+    running, _ = remote
+    with (
+        dask.config.set({"distributed.client.direct-to-workers": configured}),
+        cluster.connect(running.address) as client,
+    ):
+        assert client.direct_to_workers is direct
+        assert compute.factorial(3 * 10**6, client=client) == gmpy2.fac(3 * 10**6)
