@@ -64,7 +64,8 @@ DILATED_TIMERS = (
 
 def dilated_timers(dilation: float) -> dict[str, str]:
     """Environment variables that stretch :data:`DILATED_TIMERS` ``dilation``
-    times from distributed's defaults (none for an undilated host)."""
+    times from this process's Dask config, distributed's defaults unless set
+    (none for an undilated host)."""
     if dilation == 1:
         return {}
     import dask.config
