@@ -187,10 +187,18 @@ def _part_product(args: Sequence[Any], out: Sequence[int]) -> bool:
     return _weighted(out, chunk_bits) == a * b % MODULUS
 
 
+def _combined(coefficients: Sequence[int], chunks: Sequence[int]) -> int:
+    return sum(c * r for c, r in zip(coefficients, chunks, strict=True)) % MODULUS
+
+
 def _combination(args: Sequence[Any], out: int) -> bool:
     coefficients, chunks = args
-    total = sum(c * r for c, r in zip(coefficients, chunks, strict=True))
-    return out == total % MODULUS
+    return out == _combined(coefficients, chunks)
+
+
+def _row_combinations(args: Sequence[Any], out: Sequence[int]) -> bool:
+    matrix, chunks = args
+    return list(out) == [_combined(row, chunks) for row in matrix]
 
 
 def _carry(args: Sequence[Any], out: int) -> bool:
@@ -229,6 +237,7 @@ _IDENTITIES: dict[
     toom.evaluate_slice: (_evaluation, (1,)),
     toom.part_product: (_part_product, (1, 2)),
     toom.combine: (_combination, (1,)),
+    toom.combine_rows: (_row_combinations, (1,)),
     toom.carry_apply: (_carry, (0,)),
     toom.zero_chunk: (_zero, ()),
 }

@@ -16,7 +16,10 @@ matrix). Every linear step works chunk by chunk:
 
 - *evaluate*: slice ``s`` of every part gives slice ``s`` of every ``A(p)``;
 - *interpolate*: output chunk ``u`` of ``D * a * b`` is a small combination of
-  part-product chunks (signed, a few bits wider than ``C``);
+  part-product chunks (signed, a few bits wider than ``C``), taken in two
+  steps: at each position, the matrix's rows over that position's chunk of
+  every part product (each chunk read once), then the sum of the few
+  coefficients' chunks that overlap chunk ``u``;
 - *carry*: each chunk reports its carry-out and its residue mod ``D`` (a few
   small integers); one tiny task chains them; each chunk then applies its
   carry-in and divides by ``D`` with its incoming remainder, all in parallel.
@@ -215,6 +218,14 @@ def combine(coefficients: Sequence[int], chunks: Sequence[mpz]) -> mpz:
         if coefficient:
             total += coefficient * chunk
     return total
+
+
+def combine_rows(
+    matrix: Sequence[Sequence[int]], chunks: Sequence[mpz]
+) -> tuple[mpz, ...]:
+    """``combine(row, chunks)`` for every row: one position's chunk of each
+    ``D * c_i``, from the same position's chunk of every part product."""
+    return tuple(combine(row, chunks) for row in matrix)
 
 
 def carry_bound(matrix: Sequence[Sequence[int]]) -> int:

@@ -270,16 +270,44 @@ def _recombine(
     """``sum_i (sum_j M[i][j] w_j) / D * 2**(i*offset*C)`` as ``keep`` chunks,
     from the part products ``w_j`` as ``width`` chunks each."""
     total = (len(matrix) - 1) * offset + width
+    diagonal = all(
+        entry == 0
+        for i, row in enumerate(matrix)
+        for j, entry in enumerate(row)
+        if i != j
+    )
+    if diagonal:  # a cut: each coefficient is one part product
+        rows = [list(product) for product in products]
+        weights = [row[i] for i, row in enumerate(matrix)]
+    else:
+        # Each part-product chunk is read once, by its position's task. Read
+        # by every row instead, Toom-8's 191 nonzero entries sent each chunk
+        # to up to 15 tasks (5e7! on 16 hosts: 3.6 of the 6.4 GB moved).
+        by_position = [
+            graph.items(
+                "interpolate",
+                label,
+                graph.add(
+                    "interpolate",
+                    label,
+                    toom.combine_rows,
+                    matrix,
+                    [chunks[t] for chunks in products],
+                ),
+                len(matrix),
+            )
+            for t in range(width)
+        ]
+        rows = [[by_position[t][i] for t in range(width)] for i in range(len(matrix))]
+        weights = [1] * len(matrix)
     combined = []
     for u in range(total):
         coefficients, chunks = [], []
-        for i, row in enumerate(matrix):
+        for i, row in enumerate(rows):
             t = u - i * offset
             if 0 <= t < width:
-                for j, entry in enumerate(row):
-                    if entry:
-                        coefficients.append(entry)
-                        chunks.append(products[j][t])
+                coefficients.append(weights[i])
+                chunks.append(row[t])
         combined.append(
             graph.add("interpolate", label, toom.combine, tuple(coefficients), chunks)
         )

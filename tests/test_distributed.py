@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import os
 import random
 import signal
@@ -160,6 +161,29 @@ def test_wide_toom_is_exact(a_bits: int, b_bits: int, ways: int) -> None:
     rng = random.Random(ways + a_bits)
     a, b = _random(a_bits, rng), _random(b_bits, rng)
     assert _product_here(a, b, ways) == a * b
+
+
+@pytest.mark.parametrize("ways", [3, 8])
+def test_each_part_product_chunk_is_read_by_one_task(ways: int) -> None:
+    """The interpolation moves each part-product chunk once, not once per
+    row of the matrix that names it (Toom-8: up to 15 times)."""
+    graph = TaskGraph()
+    count = 4 * ways
+    every_bit = (mpz(1) << (count * CHUNK_BITS)) - 1  # no chunk is zero
+    chunks = toom_graph.chunks_of(graph, every_bit, CHUNK_BITS, count, 0)
+    toom_graph.product(graph, chunks, chunks, CHUNK_BITS, ways, 0)
+    items = {
+        key
+        for key, task in graph.tasks.items()
+        if str(key).startswith("part-product")
+        and task.func is operator.getitem  # one chunk of a part product
+    }
+    readers = {key: 0 for key in items}
+    for task in graph.tasks.values():
+        for dependency in task.dependencies & items:
+            readers[dependency] += 1
+    assert len(readers) == (2 * ways - 1) * (2 * (count // ways) + 1)
+    assert set(readers.values()) == {1}
 
 
 @pytest.mark.parametrize("ways", [2, 3, 4, 16])
