@@ -1,7 +1,8 @@
 """The spread graph's real work and critical path, task by task.
 
 n! is planned for 2, 4 and 8 single-thread workers exactly as
-``compute.factorial`` plans it (``compute.plan.split_for``) and run on a
+``compute.factorial`` plans it (``compute.plan.split_for``), products spread
+for speed too (``benchmarks.scaling.SPREAD_FOR_SPEED``), and run on a
 LocalCluster of that many workers. With 4 or 8 workers on this machine's 2
 cores, every task would run slower than on a core of its own, and by more
 than w/2: time-sliced GMP products thrash each other's caches. So every task
@@ -28,13 +29,14 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable
 
+import dask.config
 import gmpy2
 from dask._task_spec import Task
 from dask.core import get_dependencies
 from dask.utils import key_split
 from distributed import Semaphore, as_completed
 
-from benchmarks.scaling import spread_costs
+from benchmarks.scaling import SPREAD_FOR_SPEED, spread_costs
 from cluster.connect import ROOMY_WORKER_BYTES, connect
 from compute.capacity import cluster_memory
 from compute.graph import batch_graph
@@ -167,13 +169,16 @@ def measure(n: int, workers: int) -> dict[str, object]:
     # threshold, under which every chunk-sized temporary is a fresh mmap and
     # the linear stages run 1.6-2.8x slower (interpolation of 32 Mbit chunks:
     # 26 ms against 9.7 ms here).
-    with connect(
-        n_workers=workers,
-        threads_per_worker=1,
-        dashboard_address=":0",
-        memory_limit=ROOMY_WORKER_BYTES,
-        set_as_default=False,
-    ) as client:
+    with (
+        dask.config.set(SPREAD_FOR_SPEED),
+        connect(
+            n_workers=workers,
+            threads_per_worker=1,
+            dashboard_address=":0",
+            memory_limit=ROOMY_WORKER_BYTES,
+            set_as_default=False,
+        ) as client,
+    ):
         worker_bytes, _, threads = cluster_memory(client)
         walks = plan_batch([n], threads, worker_bytes)
         outputs, _ = batch_graph(walks)
@@ -200,7 +205,8 @@ def measure(n: int, workers: int) -> dict[str, object]:
     work = sum(seconds.values())
     path = _longest_path(dependencies, seconds)
     schedule = _schedule(dependencies, seconds, workers)
-    model = spread_costs(n, workers)
+    with dask.config.set(SPREAD_FOR_SPEED):
+        model = spread_costs(n, workers)
     split = walks[0].split
     if value != gmpy2.fac(n):
         raise AssertionError(f"critical path: {n}! on {workers} workers is not exact")

@@ -89,6 +89,10 @@ KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: v is None or (_count(v) and v >= 1),
         "a whole number >= 1, or null for the CPU count",
     ),
+    "count-or-off": (
+        lambda v: v is None or (_count(v) and v >= 1),
+        "a whole number >= 1, or null (off)",
+    ),
     "execution": (
         lambda v: v in ("auto", "cluster", "in-process"),
         "one of auto, cluster, in-process",

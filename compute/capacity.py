@@ -63,11 +63,12 @@ def cluster_memory(client: Client) -> tuple[float, float, int]:
     client keeps its own scheduler info
     (``distributed.client.scheduler-info-interval``, 2 s by default).
     """
-    return _usable_memory(*_worker_limits(client))
+    return usable_memory(*_worker_limits(client))
 
 
-def _usable_memory(limits: list[int], threads: int) -> tuple[float, float, int]:
-    """:func:`cluster_memory`'s answer for workers of these memory limits."""
+def usable_memory(limits: list[int], threads: int) -> tuple[float, float, int]:
+    """:func:`cluster_memory`'s answer for workers of these memory limits
+    (0: no limit) and ``threads`` threads in all."""
     if not (limits and all(limits)):
         return machine_bytes(), machine_bytes(), threads
     pause = dask.config.get("distributed.worker.memory.pause", 0.8) or 1.0
@@ -104,4 +105,4 @@ def local_cluster_memory() -> tuple[float, float, int]:
     defaults = local_cluster_defaults()
     workers, threads = defaults["n_workers"], defaults["threads_per_worker"]
     limit = parse_memory_limit(defaults["memory_limit"], threads, logger=logger)
-    return _usable_memory([limit or 0] * workers, workers * threads)
+    return usable_memory([limit or 0] * workers, workers * threads)

@@ -38,7 +38,7 @@ _KINDS = {
     "decimal.part-digits": "count",
     "decimal.parts-per-thread": "count",
     "chunk-bytes": "count",
-    "distributed-threads": "count",
+    "distributed-threads": "count-or-off",
     "distributed-seconds": "seconds",
 }
 

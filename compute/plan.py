@@ -82,6 +82,17 @@ class Spread:
     chunk_bits: int
 
 
+# Threads from which levels below a level spread for memory are spread for
+# speed too, when compute.distributed-threads is null. 5e7! on the scale model
+# (one-core hosts, 1 Gbit/s), spread for speed alone: 21.4 s at 4 hosts and
+# 18.7 s at 16, against 15.7 s and 16.3 s as a plain tree. 1e8! on 16 hosts
+# of 1.5 GiB spread only where memory forced it (Toom-8 at the top): its plain
+# products of 157 MB below, estimated at 1.256 of the 1.264 GB usable, made
+# workers pass 95% of their memory and restart; spread below too, it ran
+# exact in 42.7 s.
+BELOW_SPREAD_THREADS = 4
+
+
 def spread_for(
     product: Product, threads: int, worker_bytes: float, pieces: int
 ) -> Spread | None:
@@ -89,21 +100,31 @@ def spread_for(
 
     A tree level is distributed when one of its products cannot be finished
     by one worker (``compute.memory-factor`` times its size exceeds
-    ``worker_bytes``), or when the cluster has at least
+    ``worker_bytes``), or, for speed, when the cluster has at least
     ``compute.distributed-threads`` threads, more than the level has
     products, and the product is estimated above
-    ``compute.distributed-seconds`` (then Toom shortens the critical path).
+    ``compute.distributed-seconds``. With ``compute.distributed-threads``
+    null (the default), a level is spread for speed only below a level
+    spread for memory, with :data:`BELOW_SPREAD_THREADS`: on one-core hosts
+    with 1 Gbit/s links, a plain tree of products beat Toom levels spread for
+    speed alone, while below a spread level the plain products crowd the
+    workers that hold the spread value.
     Only the prime form is spread (its last step is a shift).
     """
     if not product.prime_form or pieces < 2:
         return None
     factor = setting("memory-factor")
+    speed_threads = setting("distributed-threads")
     ways: list[int] = []
     level_bytes, products_at_level = product.bytes, 1
     while products_at_level * 2 <= pieces:
         too_big = factor * level_bytes > worker_bytes
+        least_threads = speed_threads
+        if least_threads is None and ways:
+            least_threads = BELOW_SPREAD_THREADS
         idle = (
-            threads >= setting("distributed-threads")
+            least_threads is not None
+            and threads >= least_threads
             and products_at_level < threads
             and product_seconds(8 * level_bytes) >= setting("distributed-seconds")
         )

@@ -338,8 +338,26 @@ def test_spread_only_where_needed() -> None:
     # 10**9! (3.56 GB) on 10.1 GB workers: the top two levels, Toom-3.
     spread = split_for(10**9, 2, 10.1e9).spread
     assert spread is not None and spread.ways == (3, 3)
-    # 64 threads: every level with fewer products than threads.
-    assert len(split_for(10**9, 64, 1e12).spread.ways) >= 3
+    # 64 threads, ample memory: nothing spread unless products are spread
+    # for speed too; then every level with fewer products than threads.
+    assert split_for(10**9, 64, 1e12).spread is None
+    with dask.config.set({"compute.distributed-threads": 4}):
+        assert len(split_for(10**9, 64, 1e12).spread.ways) >= 3
+
+
+def test_below_a_level_spread_for_memory_levels_are_spread_for_speed() -> None:
+    """1e8! on 16 one-thread workers of 1.264 GB usable: the top product must
+    be spread; the two levels below it are spread too (products estimated
+    above compute.distributed-seconds), while 5e7!, which fits, is a plain
+    tree. On 2 threads only what memory needs is spread."""
+    from compute.plan import split_for
+
+    usable = 1.2638e9
+    assert split_for(10**8, 16, usable).spread.ways == (8, 4, 3)
+    assert split_for(5 * 10**7, 16, usable).spread is None
+    assert split_for(10**8, 2, usable).spread.ways == (3,)
+    with dask.config.set({"compute.distributed-threads": 1000}):
+        assert split_for(10**8, 16, usable).spread.ways == (8,)
 
 
 def test_a_worker_killed_during_a_distributed_product_changes_nothing(
