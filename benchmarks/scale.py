@@ -37,12 +37,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import dask.config
 import dask.utils
 import psutil
 
-from benchmarks.scaling import spread_costs
-from compute.cost import factorial_bits, factorial_seconds
-from compute.plan import batch_seconds
+from benchmarks.scaling import lean_seconds, spread_costs
+from compute.capacity import usable_memory
+from compute.cost import can_spread, factorial_bits, factorial_seconds
+from compute.plan import batch_seconds, split_for
 from compute.tasks import stage_of
 from tests import netns
 from tests.remote import clean_env
@@ -70,18 +72,23 @@ CALIBRATION_TOLERANCE = {
 CALIBRATION_PAIRS = 2
 
 
-def workloads() -> dict[str, tuple[str, object]]:
+def every_workload() -> dict[str, tuple[str, object]]:
     """Name -> (kind, argument): one n, or a batch of n."""
     generator = random.Random(2026)
     small = generator.sample(range(10**4, 10**5 + 1), 1000)
     large = generator.sample(range(10**5, 10**6 + 1), 200)
-    chosen = os.environ.get("SCALE_WORKLOADS")
-    every = {
+    return {
         "5e7!": ("one", 5 * 10**7),
         "1e8!": ("one", 10**8),
         "1000 n in [1e4, 1e5]": ("many", small),
         "200 n in [1e5, 1e6]": ("many", large),
     }
+
+
+def workloads() -> dict[str, tuple[str, object]]:
+    """The workloads of this run (``SCALE_WORKLOADS``, ``;``-separated names)."""
+    chosen = os.environ.get("SCALE_WORKLOADS")
+    every = every_workload()
     return {k: v for k, v in every.items() if not chosen or k in chosen.split(";")}
 
 
@@ -93,14 +100,14 @@ import compute
 
 if __name__ == "__main__":
     kind, argument = json.loads(sys.argv[1])
-    start = time.perf_counter()
+    started, start = time.time(), time.perf_counter()
     if kind == "one":
         values = [compute.factorial(argument)]
     else:
         values = compute.factorial_many(argument)
     seconds = time.perf_counter() - start
     digest = hashlib.sha256(b"".join(gmpy2.to_binary(v) for v in values)).hexdigest()
-    print(json.dumps({"seconds": seconds, "digest": digest}))
+    print(json.dumps({"seconds": seconds, "digest": digest, "started": started}))
 """
 ANCHOR = """
 import hashlib, json, sys, time
@@ -174,6 +181,8 @@ with Client(sys.argv[1], timeout=60) as client:
 print(json.dumps([
     {
         "key": str(task["key"]),
+        "worker": task.get("worker"),
+        "nbytes": task.get("nbytes"),
         "startstops": [
             {"action": s["action"], "start": s["start"], "stop": s["stop"]}
             for s in task["startstops"]
@@ -181,6 +190,30 @@ print(json.dumps([
     }
     for task in stream
 ]))
+"""
+
+
+# Each worker's incoming transfers since a time: bytes and the time its link
+# was busy receiving (the union of its transfers' intervals).
+TRANSFERS = """
+import json, sys
+from distributed import Client
+
+def received(dask_worker, since):
+    spans = sorted(
+        (entry["start"], entry["stop"], entry["total"])
+        for entry in dask_worker.transfer_incoming_log
+        if entry["start"] >= since
+    )
+    busy, end, total = 0.0, float("-inf"), 0
+    for start, stop, size in spans:
+        busy += max(0.0, stop - max(start, end))
+        end, total = max(end, stop), total + size
+    return {"bytes": total, "busy_s": busy}
+
+with Client(sys.argv[1], timeout=60) as client:
+    found = client.run(received, since=float(sys.argv[2]))
+print(json.dumps(list(found.values())))
 """
 
 
@@ -296,9 +329,12 @@ def anchors(env: dict[str, str], dilation: int) -> dict[str, dict]:
     return found
 
 
-def _where_time_goes(stream: list[dict], workers: int, wall: float) -> dict:
+def _where_time_goes(
+    stream: list[dict], workers: int, wall: float, started: float
+) -> dict:
     """Shares of emulated time from the scheduler's task stream (dilated clock)."""
     compute_by_stage: dict[str, float] = {}
+    windows: dict[str, list[float]] = {}  # stage: first compute start, last stop
     transfer_seconds = 0.0
     first, last = math.inf, -math.inf
     for task in stream:
@@ -308,29 +344,133 @@ def _where_time_goes(stream: list[dict], workers: int, wall: float) -> dict:
             first, last = min(first, span["start"]), max(last, span["stop"])
             if span["action"] == "compute":
                 compute_by_stage[stage] = compute_by_stage.get(stage, 0.0) + seconds
+                window = windows.setdefault(stage, [span["start"], span["stop"]])
+                window[0] = min(window[0], span["start"])
+                window[1] = max(window[1], span["stop"])
             elif span["action"] == "transfer":
                 transfer_seconds += seconds
     span_seconds = max(0.0, last - first) if stream else 0.0
     busy = sum(compute_by_stage.values()) + transfer_seconds
     return {
         "compute_s_by_stage": compute_by_stage,
+        "stage_windows_s": {
+            stage: {"from": start - first, "to": stop - first}
+            for stage, (start, stop) in windows.items()
+        },
         "transfer_s": transfer_seconds,
         "tasks_span_s": span_seconds,
         "outside_tasks_s": max(0.0, wall - span_seconds),
+        "before_tasks_s": max(0.0, first - started) if stream else wall,
+        "after_tasks_s": max(0.0, started + wall - last) if stream else 0.0,
         "idle_worker_s": max(0.0, workers * span_seconds - busy),
         "worker_s_available": workers * span_seconds,
     }
 
 
-def model(kind: str, argument, workers: int) -> float:
-    """The model's emulated seconds: critical path plus the result's trip."""
+def _emulated(seconds: dict, dilation: int) -> dict:
+    """Dilated seconds (nested in dicts) as emulated seconds."""
+    return {
+        key: _emulated(value, dilation) if isinstance(value, dict) else value / dilation
+        for key, value in seconds.items()
+    }
+
+
+def _received(per_worker: list[dict]) -> dict[str, float]:
+    """Bytes workers received, and their links' busy seconds: mean and most."""
+    busy = [worker["busy_s"] for worker in per_worker] or [0.0]
+    return {
+        "bytes": sum(worker["bytes"] for worker in per_worker),
+        "busy_mean_s": statistics.mean(busy),
+        "busy_max_s": max(busy),
+    }
+
+
+def _cpu_stats(network) -> list[tuple[int, int]]:
+    """Each host's CFS periods so far: (active, throttled)."""
+    stats = []
+    for host in network.hosts:
+        text = (host.cpu.path / "cpu.stat").read_text()
+        fields = dict(line.split() for line in text.splitlines())
+        stats.append((int(fields["nr_periods"]), int(fields["nr_throttled"])))
+    return stats
+
+
+def _cpu_busy(network, before: list[tuple[int, int]]) -> dict[str, float]:
+    """Share of its active quota periods in which each host ran out of CPU
+    since ``before``: scheduler, workers (mean and most), client."""
+    shares = []
+    for (periods, throttled), (periods_then, throttled_then) in zip(
+        _cpu_stats(network), before, strict=True
+    ):
+        active = periods - periods_then
+        shares.append((throttled - throttled_then) / active if active else 0.0)
+    scheduler, *workers, client = shares
+    return {
+        "scheduler": scheduler,
+        "workers_mean": statistics.mean(workers),
+        "workers_max": max(workers),
+        "client": client,
+    }
+
+
+# The model's measured constants (docs/deploy/scale-model.md), from narrowed
+# runs before the full one. A worker host received Toom parts at 0.43 of its
+# link's rate while it computed (5e7! spread on 4 and 16 hosts: 500 and 398
+# MB a worker, links busy 9.0 and 7.6 s). A user's call spent 0.6-0.9 s
+# before its first task (the lazy import of dask, distributed and the
+# package, the client's connection, the plan) and 2.8-3.6 ns a byte of
+# results after their trip over the link (the client host taking them in).
+RECEIVE_SHARE = 0.43
+CALL_SECONDS = 0.7
+CLIENT_SECONDS_PER_BYTE = 3.2e-9
+
+
+def model(
+    kind: str, argument, workers: int, anchor_seconds: float, host_bytes: int
+) -> float:
+    """The model's emulated seconds for a workload on ``workers`` hosts.
+
+    The cost model's seconds run at the speed the anchor measured in the same
+    run (``anchor_seconds`` over its estimate): the planner's own graph for
+    these hosts (one ``gmpy2.fac`` task, lean, or spread with its parts'
+    transfers), or a batch's walks spread over the hosts; then the user's
+    call and the results' trip to the client, which overlaps a batch's
+    compute (results are gathered as they finish). Hosts have ``host_bytes``
+    of memory each.
+    """
+    worker_bytes, cluster_bytes, _ = usable_memory([host_bytes] * workers, workers)
     if kind == "one":
-        path = spread_costs(argument, workers, host_memory())["critical_path_s"]
-        return path + factorial_bits(argument) / 8 / RATE_BYTES
+        speed = anchor_seconds / factorial_seconds(argument)
+        spread = can_spread(worker_bytes, cluster_bytes)
+        split = split_for(argument, workers, worker_bytes, spread)
+        if split is None:
+            compute = speed * factorial_seconds(argument)
+        elif split.lean:
+            compute = speed * lean_seconds(argument)
+        else:
+            costs = spread_costs(
+                argument,
+                workers,
+                worker_bytes if spread else math.inf,
+                RATE_BYTES,
+                RECEIVE_SHARE,
+            )
+            transfer = costs["transfer_s"]
+            compute = speed * (costs["critical_path_s"] - transfer) + transfer
+        results_bytes = factorial_bits(argument) / 8
+        return (
+            CALL_SECONDS
+            + compute
+            + results_bytes * (1 / RATE_BYTES + CLIENT_SECONDS_PER_BYTE)
+        )
     ns = sorted(set(argument))
+    speed = anchor_seconds / sum(factorial_seconds(n) for n in ns)
+    compute = speed * max(batch_seconds(ns) / workers, max(map(factorial_seconds, ns)))
     results_bytes = sum(factorial_bits(n) for n in ns) / 8
-    return max(batch_seconds(ns) / workers, max(factorial_seconds(n) for n in ns)) + (
-        results_bytes / RATE_BYTES
+    return (
+        CALL_SECONDS
+        + max(compute, results_bytes / RATE_BYTES)
+        + results_bytes * CLIENT_SECONDS_PER_BYTE
     )
 
 
@@ -355,9 +495,11 @@ def run_hosts(workers: int, env: dict[str, str], folder: Path) -> dict[str, dict
     with netns.hosts(workers + 2, rate=RATE, cores=1, dilation=dilation) as network:
         scheduler_host, *worker_hosts, client_host = network.hosts
         address = network.start_scheduler(scheduler_host, env, log)
+        # Long enough a transfer log for every transfer of a run.
+        worker_env = {**env, "DASK_DISTRIBUTED__ADMIN__LOW_LEVEL_LOG_LENGTH": "1000000"}
         for number, host in enumerate(worker_hosts):
             network.start_worker(
-                host, address, env, log, f"host-{number + 1}", str(host_memory())
+                host, address, worker_env, log, f"host-{number + 1}", str(host_memory())
             )
         _json_run(
             network, client_host,
@@ -374,6 +516,7 @@ def run_hosts(workers: int, env: dict[str, str], folder: Path) -> dict[str, dict
         user_env = {**env, **user_config(), "DASK_SCHEDULER_ADDRESS": address}
         for name, (kind, argument) in workloads().items():
             started = time.time()
+            cpu_before = _cpu_stats(network)
             finished = network.run(
                 client_host,
                 [sys.executable, str(script), json.dumps([kind, argument])],
@@ -389,23 +532,42 @@ def run_hosts(workers: int, env: dict[str, str], folder: Path) -> dict[str, dict
             stream = _json_run(
                 network, client_host, TASK_STREAM, [address, str(started)], env, 600
             )
-            where = _where_time_goes(stream, workers, wall)
+            # The whole stream stays beside the cluster's log, for a closer look.
+            (folder / f"stream-{workers}-{name.split()[0]}.json").write_text(
+                json.dumps(stream)
+            )
+            where = _where_time_goes(stream, workers, wall, result["started"])
+            where["received"] = _received(
+                _json_run(
+                    network, client_host, TRANSFERS, [address, str(started)], env, 600
+                )
+            )
+            where["cpu_busy"] = _cpu_busy(network, cpu_before)
             found[name] = {
                 "seconds": wall / dilation,
+                "dilation": dilation,
                 "digest": result["digest"],
-                "model_s": model(kind, argument, workers),
-                "where": {
-                    key: (
-                        {k: v / dilation for k, v in value.items()}
-                        if isinstance(value, dict)
-                        else value / dilation
-                    )
-                    for key, value in where.items()
+                "where": _emulated(
+                    {
+                        key: value
+                        for key, value in where.items()
+                        if key not in ("received", "cpu_busy")
+                    },
+                    dilation,
+                ),
+                "received": {
+                    **where["received"],
+                    **{
+                        key: value / dilation
+                        for key, value in where["received"].items()
+                        if key.endswith("_s")
+                    },
                 },
+                "cpu_busy": where["cpu_busy"],
             }
             print(
-                f"  W={workers} {name}: {wall / dilation:.2f} s emulated (D={dilation},"
-                f" model {found[name]['model_s']:.2f} s)",
+                f"  W={workers} {name}: {wall / dilation:.2f} s emulated"
+                f" (D={dilation})",
                 flush=True,
             )
     return {"dilation": dilation, "runs": found}
@@ -475,10 +637,35 @@ def main() -> int:
     table["hosts"] = hosts_table
     table["wall_s"] = time.monotonic() - start
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{NAME}.json").write_text(json.dumps(table, indent=2))
-    plot(table, RESULTS / f"{NAME}.png")
-    print_table(table)
+    save(table, RESULTS / f"{NAME}.json")
     return 0
+
+
+def remodel(table: dict) -> None:
+    """Put the model's seconds beside every measured run of ``table``, planned
+    with the Dask config its user's script had."""
+    every = every_workload()
+    with dask.config.set(dask.config.collect_env(table["user_config"])):
+        _remodel_runs(table, every)
+
+
+def _remodel_runs(table: dict, every: dict[str, tuple[str, object]]) -> None:
+    for workers, row in table["hosts"].items():
+        for name, run in row["runs"].items():
+            if "seconds" in run:
+                kind, argument = every[name]
+                anchor = table["anchors"][name]["seconds"]
+                run["model_s"] = model(
+                    kind, argument, int(workers), anchor, table["host_memory_bytes"]
+                )
+
+
+def save(table: dict, path: Path) -> None:
+    """The model beside the runs, then ``path``, its plot and the table printed."""
+    remodel(table)
+    path.write_text(json.dumps(table, indent=2))
+    plot(table, path.with_suffix(".png"))
+    print_table(table)
 
 
 def print_table(table: dict) -> None:
@@ -503,4 +690,9 @@ def print_table(table: dict) -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--remodel"]:
+        # python -m benchmarks.scale --remodel FILE: a results file's model again.
+        path = Path(sys.argv[2])
+        save(json.loads(path.read_text()), path)
+        sys.exit(0)
     sys.exit(main())

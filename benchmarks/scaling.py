@@ -12,8 +12,15 @@ from __future__ import annotations
 
 import math
 
+import dask.config
+
 from compute import toom_graph
-from compute.cost import factorial_bits, factorial_seconds, multiply_seconds
+from compute.cost import (
+    factorial_bits,
+    factorial_seconds,
+    multiply_seconds,
+    product_seconds,
+)
 
 
 def split_costs(
@@ -119,26 +126,68 @@ def spread_level_costs(
     return work, critical
 
 
+def toom_level_bytes(operand_bits: float, products: int, ways: int) -> float:
+    """Bytes the tasks of one tree level of Toom-``ways`` products read.
+
+    Per product of two ``N``-byte operands: the evaluations read both (2N),
+    the part products their ``2k - 1`` evaluated parts (``(2k - 1) / k * 2N``),
+    the interpolation each part product once, by position, then the rows'
+    combinations once more (``2 * (2k - 1) / k * 2N``), and the carries the
+    combined chunks (2N).
+    """
+    points_share = (2 * ways - 1) / ways
+    return products * operand_bits / 8 * (2 + 3 * points_share * 2 + 2)
+
+
+def lean_seconds(n: int) -> float:
+    """Single-thread seconds of a lean n! (``compute.plan.split_for``): the
+    root's product, its squaring, and the square times the odd part (the
+    primes of odd exponent: about ``n`` bits)."""
+    root_bits = factorial_bits(n) / 2
+    return (
+        product_seconds(root_bits)
+        + multiply_seconds(root_bits, root_bits)
+        + multiply_seconds(2 * root_bits, n)
+    )
+
+
 def spread_costs(
-    n: int, workers: int, worker_bytes: float = math.inf
+    n: int,
+    workers: int,
+    worker_bytes: float = math.inf,
+    link_bytes_per_second: float | None = None,
+    receive_share: float = 1.0,
 ) -> dict[str, object]:
     """Work and critical path of n! as the planner builds it for ``workers``.
 
     One single-thread worker each, with ``worker_bytes`` of memory (ample by
-    default, so only the speed rule spreads levels: ``compute.plan.spread_for``).
+    default: then only products spread for speed are spread, if Dask's config
+    asks for it, see ``compute.plan.spread_for``). With
+    ``link_bytes_per_second``, workers are hosts on links of that rate: a
+    product of the tree first receives one operand, and every spread level
+    its reads (:func:`toom_level_bytes`) from other workers, spread evenly
+    over them, at ``receive_share`` of the rate (``transfer_s``, also in the
+    critical path).
     """
     from compute.plan import split_for
 
     split = split_for(n, workers, worker_bytes)
     if split is None:
         seconds = factorial_seconds(n)
-        return {"pieces": 1, "ways": [], "work_s": seconds, "critical_path_s": seconds}
+        return {
+            "pieces": 1,
+            "ways": [],
+            "work_s": seconds,
+            "critical_path_s": seconds,
+            "transfer_s": 0.0,
+        }
     pieces, bits = split.pieces, factorial_bits(n)
     piece_seconds = factorial_seconds(n) / pieces
     work, critical = piece_seconds * pieces, piece_seconds * math.ceil(pieces / workers)
     ways = list(split.spread.ways) if split.spread is not None else []
     chunk_bits = split.spread.chunk_bits if split.spread is not None else None
     levels = math.ceil(math.log2(pieces))
+    transfer = 0.0
     for level in range(1, levels + 1):
         operand_bits = bits * 2 ** (level - 1) / pieces
         products = math.ceil(pieces / 2**level)
@@ -150,31 +199,47 @@ def spread_costs(
             level_work, level_critical = spread_level_costs(
                 operand_bits, products, ways[from_top], workers, chunk_bits
             )
+            moved = toom_level_bytes(operand_bits, products, ways[from_top])
+            transfer += transfer_seconds(
+                moved * (1 - 1 / workers) / workers / receive_share,
+                link_bytes_per_second,
+            )
         else:
             level_work = products * multiply_seconds(operand_bits, operand_bits)
             level_critical = multiply_seconds(operand_bits, operand_bits) * math.ceil(
                 products / workers
             )
+            if workers > 1:
+                transfer += transfer_seconds(operand_bits / 8, link_bytes_per_second)
         work += level_work
         critical += level_critical
     return {
         "pieces": pieces,
         "ways": ways,
         "work_s": work,
-        "critical_path_s": critical,
+        "critical_path_s": critical + transfer,
+        "transfer_s": transfer,
     }
+
+
+# The spread graph of one n, as modelled and measured here, is the planner's
+# when it spreads products for speed too (off by default: see
+# compute.distributed-threads).
+SPREAD_FOR_SPEED = {"compute.distributed-threads": 4}
 
 
 def spread_table(
     ns: tuple[int, ...] = (10**7, 10**8, 10**9, 10**10),
     workers: tuple[int, ...] = (2, 4, 8, 16, 32, 64, 128, 256),
 ) -> list[dict[str, object]]:
-    """The model of the spread graph: path, busy workers, speedup over one thread."""
+    """The model of the spread graph: path, busy workers, speedup over one thread
+    (products spread for speed: :data:`SPREAD_FOR_SPEED`)."""
     rows = []
     for n in ns:
         one_thread = factorial_seconds(n)
         for count in workers:
-            costs = spread_costs(n, count)
+            with dask.config.set(SPREAD_FOR_SPEED):
+                costs = spread_costs(n, count)
             rows.append(
                 {
                     "n": n,
