@@ -375,9 +375,10 @@ def _emulated(seconds: dict, dilation: int) -> dict:
     }
 
 
-def _received(per_worker: list[dict]) -> dict[str, float]:
-    """Bytes workers received, and their links' busy seconds: mean and most."""
-    busy = [worker["busy_s"] for worker in per_worker] or [0.0]
+def _received(per_worker: list[dict], dilation: int) -> dict[str, float]:
+    """Bytes workers received, and their links' busy emulated seconds: mean
+    and most."""
+    busy = [worker["busy_s"] / dilation for worker in per_worker] or [0.0]
     return {
         "bytes": sum(worker["bytes"] for worker in per_worker),
         "busy_mean_s": statistics.mean(busy),
@@ -537,33 +538,19 @@ def run_hosts(workers: int, env: dict[str, str], folder: Path) -> dict[str, dict
                 json.dumps(stream)
             )
             where = _where_time_goes(stream, workers, wall, result["started"])
-            where["received"] = _received(
+            received = _received(
                 _json_run(
                     network, client_host, TRANSFERS, [address, str(started)], env, 600
-                )
+                ),
+                dilation,
             )
-            where["cpu_busy"] = _cpu_busy(network, cpu_before)
             found[name] = {
                 "seconds": wall / dilation,
                 "dilation": dilation,
                 "digest": result["digest"],
-                "where": _emulated(
-                    {
-                        key: value
-                        for key, value in where.items()
-                        if key not in ("received", "cpu_busy")
-                    },
-                    dilation,
-                ),
-                "received": {
-                    **where["received"],
-                    **{
-                        key: value / dilation
-                        for key, value in where["received"].items()
-                        if key.endswith("_s")
-                    },
-                },
-                "cpu_busy": where["cpu_busy"],
+                "where": _emulated(where, dilation),
+                "received": received,
+                "cpu_busy": _cpu_busy(network, cpu_before),
             }
             print(
                 f"  W={workers} {name}: {wall / dilation:.2f} s emulated"
@@ -646,18 +633,14 @@ def remodel(table: dict) -> None:
     with the Dask config its user's script had."""
     every = every_workload()
     with dask.config.set(dask.config.collect_env(table["user_config"])):
-        _remodel_runs(table, every)
-
-
-def _remodel_runs(table: dict, every: dict[str, tuple[str, object]]) -> None:
-    for workers, row in table["hosts"].items():
-        for name, run in row["runs"].items():
-            if "seconds" in run:
-                kind, argument = every[name]
-                anchor = table["anchors"][name]["seconds"]
-                run["model_s"] = model(
-                    kind, argument, int(workers), anchor, table["host_memory_bytes"]
-                )
+        for workers, row in table["hosts"].items():
+            for name, run in row["runs"].items():
+                if "seconds" in run:
+                    kind, argument = every[name]
+                    anchor = table["anchors"][name]["seconds"]
+                    run["model_s"] = model(
+                        kind, argument, int(workers), anchor, table["host_memory_bytes"]
+                    )
 
 
 def save(table: dict, path: Path) -> None:
