@@ -78,6 +78,10 @@ def _count(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+def _count_or_null(value: object) -> bool:
+    return value is None or (_count(value) and value >= 1)  # type: ignore[operator]
+
+
 # What each kind of setting accepts, and how the error message says it.
 KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "seconds": (lambda v: _number(v) and v >= 0, "a number of seconds >= 0"),
@@ -85,14 +89,8 @@ KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "count": (lambda v: _count(v) and v >= 1, "a whole number >= 1"),
     "whole": (lambda v: _count(v) and v >= 0, "a whole number >= 0"),
     "flag": (lambda v: isinstance(v, bool), "true or false"),
-    "count-or-null": (
-        lambda v: v is None or (_count(v) and v >= 1),
-        "a whole number >= 1, or null for the CPU count",
-    ),
-    "count-or-off": (
-        lambda v: v is None or (_count(v) and v >= 1),
-        "a whole number >= 1, or null (off)",
-    ),
+    "count-or-null": (_count_or_null, "a whole number >= 1, or null for the CPU count"),
+    "count-or-off": (_count_or_null, "a whole number >= 1, or null (off)"),
     "execution": (
         lambda v: v in ("auto", "cluster", "in-process"),
         "one of auto, cluster, in-process",
