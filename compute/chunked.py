@@ -12,10 +12,13 @@ one chunk at a time into one buffer, and :meth:`encoded` streams ``bin`` or
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import gmpy2
+from dask._task_spec import Task
+from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 from gmpy2 import mpz
 
 from compute import toom, toom_graph
@@ -35,6 +38,25 @@ if TYPE_CHECKING:
 
 # Bits of the top of the value used for its digit count and leading digits.
 _TOP_BITS = 1024
+
+
+def items_first(tasks: dict) -> HighLevelGraph:
+    """``tasks`` with every item taken from a task's tuple run before other
+    ready work on its worker.
+
+    Its tuple is then dropped soon after it is made, and the worker holds
+    (and spills) chunks one by one, not the whole tuple each time one item
+    is read from it.
+    """
+    items = {
+        key
+        for key, task in tasks.items()
+        if isinstance(task, Task) and task.func is operator.getitem
+    }
+    layer = MaterializedLayer(
+        tasks, annotations={"priority": lambda key: int(key in items)}
+    )
+    return HighLevelGraph({"tasks": layer}, {"tasks": set()})
 
 
 def _bit_length(chunk: mpz) -> int:
@@ -98,7 +120,7 @@ class ChunkedInteger:
     @classmethod
     def submit(cls, output: toom_graph.ChunkedGraph, client: Client) -> ChunkedInteger:
         """The chunks of a graph's value, submitted to ``client``'s cluster."""
-        futures = client.get(output.graph.tasks, output.keys, sync=False)
+        futures = client.get(items_first(output.graph.tasks), output.keys, sync=False)
         return cls(futures, output.chunk_bits, client)
 
     @classmethod

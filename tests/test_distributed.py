@@ -313,6 +313,29 @@ def test_factorial_spread_over_workers(small_workers: Client, n: int) -> None:
     assert stages | ({"toom-evaluation"} if n > 10**6 else set()) <= prefixes
 
 
+def test_items_of_a_tuple_run_first_so_the_tuple_goes_soon(small_workers: Client):
+    """Each item taken from a task's tuple (a part product cut into chunks)
+    has priority on its worker: read late, each read of a spilled tuple
+    brought all of it back from disk (10**9! on two 3.9 GiB workers: 185 GB
+    read per worker in 39 minutes)."""
+    n = 1_000_003
+
+    def priorities(dask_scheduler) -> dict[str, list[int]]:
+        found: dict[str, list[int]] = {"items": [], "others": []}
+        for ts in dask_scheduler.tasks.values():
+            item = getattr(ts.run_spec, "func", None) is operator.getitem
+            priority = (ts.annotations or {}).get("priority", 0)
+            found["items" if item else "others"].append(priority)
+        return found
+
+    with dask.config.set(SPREAD_EVERYTHING):
+        value = compute.factorial_chunked(n, client=small_workers)
+        found = small_workers.run_on_scheduler(priorities)
+        assert value.to_mpz() == gmpy2.fac(n)
+    assert found["items"] and set(found["items"]) == {1}
+    assert found["others"] and set(found["others"]) == {0}
+
+
 def test_a_spread_starting_at_uneven_pieces_is_exact() -> None:
     """16 pieces of 300007!, spread from the pieces on, each in chunks for its own
     estimated bits. When the pieces were sized at the mean plus 25%, the one
