@@ -44,6 +44,10 @@ REDRAW_SECONDS = 0.1
 # A cluster's scheduler is asked this often: each answer is a round trip.
 ASK_SECONDS = 0.3
 WIDTH = 40
+# The time left is shown from this share of the work and this many seconds:
+# earlier, a first task's pace says little of the rest.
+LEFT_FROM_FRACTION = 0.05
+LEFT_FROM_SECONDS = 10.0
 
 
 def _dependencies(graph: Mapping[Any, Any]) -> dict[Any, list[Any]]:
@@ -108,7 +112,8 @@ def task_weights(
 
 
 class TextBar:
-    """``[####    ] |  42% Completed |   3.1 s``, redrawn in place on ``stream``.
+    """``[####    ] |  42% Completed |  31.0 s, about 43 s left``, redrawn in
+    place on ``stream``.
 
     ``measure()`` gives the fraction done; it is asked every 0.1 s by a
     helper thread. Leaving the ``with`` block normally draws 100%.
@@ -149,12 +154,24 @@ class TextBar:
         bar = "#" * int(WIDTH * fraction)
         text = (
             f"[{bar:<{WIDTH}}] | {int(100 * fraction):3d}% {self.label} | "
-            f"{seconds:6.1f} s"
+            f"{seconds:6.1f} s{_time_left(seconds, fraction)}"
         )
         self._drawn = max(self._drawn, len(text))
         with contextlib.suppress(ValueError, OSError):
             self.stream.write(f"\r{text:<{self._drawn}}")
             self.stream.flush()
+
+
+def _time_left(seconds: float, fraction: float) -> str:
+    """``", about 3 min left"`` at the pace so far, once there is one to go by."""
+    if fraction >= 1.0 or fraction < LEFT_FROM_FRACTION or seconds < LEFT_FROM_SECONDS:
+        return ""
+    left = seconds * (1.0 - fraction) / fraction
+    if left < 90:
+        return f", about {left:.0f} s left"
+    if left < 5400:
+        return f", about {left / 60:.0f} min left"
+    return f", about {left / 3600:.1f} h left"
 
 
 class _Tally:

@@ -59,3 +59,26 @@ def test_an_interrupted_bar_stays_where_it_was():
     ):
         raise KeyboardInterrupt
     assert "|  50% Completed |" in stream.getvalue().split("\r")[-1]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "fraction", "shown"),
+    [
+        (20.0, 0.5, ", about 20 s left"),
+        (600.0, 0.25, ", about 30 min left"),
+        (3600.0, 0.25, ", about 3.0 h left"),
+        (5.0, 0.5, ""),  # too soon to tell
+        (100.0, 0.01, ""),  # one task's pace says little
+        (100.0, 1.0, ""),
+    ],
+)
+def test_the_time_left_is_the_pace_so_far(seconds, fraction, shown):
+    assert progress._time_left(seconds, fraction) == shown
+
+
+def test_a_long_bar_shows_its_time_left(monkeypatch):
+    stream = io.StringIO()
+    bar = progress.TextBar(stream, "Completed", lambda: 0.25)
+    monkeypatch.setattr(progress.time, "monotonic", lambda: bar._start + 30.0)
+    bar._draw(0.25)
+    assert stream.getvalue().endswith("|  25% Completed |   30.0 s, about 2 min left")
