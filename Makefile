@@ -80,9 +80,11 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run
 
 ## bench-huge: 10**9! with no configuration against gmpy2.fac(10**9), time and the
-## peak memory of every process (~20 min); writes benchmarks/results/huge.json
+## peak memory of every process (~20 min); writes benchmarks/results/huge.json.
+## N=3e9: that factorial to a file beyond this machine's memory, capped at 80%
+## of it (root, for the memory cgroup); writes benchmarks/results/huge-3e9.json
 bench-huge: $(BENCH_STAMP)
-	$(BIN)/python -m benchmarks.huge
+	$(BIN)/python -m benchmarks.huge $(if $(N),--n $(N))
 
 ## bench-resume: 3e8! to a file killed at 3 random points and resumed, against an
 ## uninterrupted run, with and without checkpoints (~30 min); writes

@@ -13,6 +13,7 @@ Writes ``benchmarks/results/huge.json``.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -23,6 +24,7 @@ from typing import Any
 
 import psutil
 
+from benchmarks import beyond_memory
 from benchmarks.measure import FINGERPRINT_PROBE, clean_environment, fingerprint
 
 N = 10**9
@@ -86,7 +88,17 @@ def _measured(code: str, env: dict[str, str]) -> dict[str, Any]:
     return measured
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.huge",
+        description="10**9! against gmpy2.fac, or with --n beyond this "
+        "machine's memory (benchmarks.beyond_memory)",
+    )
+    parser.add_argument("--n", default=None, help="such as 3e9")
+    label = parser.parse_args(argv).n
+    if label is not None and int(float(label)) != N:
+        beyond_memory.main(int(float(label)), label)
+        return
     env = clean_environment(str(RESULTS.parent / ".empty-dask-config"))
     Path(env["DASK_CONFIG"]).mkdir(parents=True, exist_ok=True)
     rows = {name: _measured(code.format(n=N), env) for name, code in SIDES.items()}

@@ -108,6 +108,10 @@ KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
         lambda v: v is None or _non_negative(v, parse_bytes),
         "a size such as 4MiB, a number of bytes, or null",
     ),
+    "auto-or-bytes": (
+        lambda v: v == "auto" or _non_negative(v, parse_bytes),
+        "auto, a size such as 50GB, or a number of bytes (0: none)",
+    ),
     "memory": (
         lambda v: v is None or isinstance(v, str) or (_number(v) and v >= 0),
         "auto, a size such as 4GiB, a number of bytes, or null",

@@ -13,8 +13,9 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from compute.capacity import machine_bytes
+from compute.capacity import machine_bytes, spill_task_bytes
 from compute.cost import (
+    MAX_WAYS,
     can_spread,
     factorial_bytes,
     lean_working_bytes,
@@ -23,6 +24,13 @@ from compute.cost import (
     working_bytes,
 )
 from compute.validate import short_repr, subject_of
+
+# Where a factorial too large to come back to this process can go.
+FACTORIAL_ELSEWHERE = (
+    ": compute.factorial_chunked(n) keeps it in chunks on the cluster's workers "
+    "and compute.write_result(value, path, format='bin') writes it from there "
+    "(on the command line: compute factorial N --output F --format bin)"
+)
 
 
 class ResultSize(NamedTuple):
@@ -54,6 +62,7 @@ def check_fits(
     positions: bool = True,
     cluster_bytes: float | None = None,
     lean: bool = False,
+    scratch_bytes: float = 0.0,
 ) -> None:
     """Refuse the batch if a result cannot fit in memory, before any work.
 
@@ -94,7 +103,14 @@ def check_fits(
         for position, n in enumerate(ns)
     ]
     check_sizes(
-        sizes, worker_bytes, client_bytes, where, cluster_bytes=cluster_bytes, lean=lean
+        sizes,
+        worker_bytes,
+        client_bytes,
+        where,
+        cluster_bytes=cluster_bytes,
+        lean=lean,
+        scratch_bytes=scratch_bytes,
+        too_large_hint=FACTORIAL_ELSEWHERE if len(ns) == 1 else "",
     )
 
 
@@ -106,6 +122,8 @@ def check_sizes(
     *,
     cluster_bytes: float | None = None,
     lean: bool = False,
+    scratch_bytes: float = 0.0,
+    too_large_hint: str = "",
 ) -> None:
     """Refuse results that cannot fit in memory, before any work.
 
@@ -113,8 +131,11 @@ def check_sizes(
     ----------
     sizes : list of ResultSize
         Each result's estimated size.
-    worker_bytes, client_bytes, where, cluster_bytes, lean
+    worker_bytes, client_bytes, where, cluster_bytes, lean, scratch_bytes
         As for :func:`check_fits`.
+    too_large_hint : str
+        Appended to the message when one result alone is more than this
+        process can hold: where else it may go.
 
     Raises
     ------
@@ -137,21 +158,36 @@ def check_sizes(
         per_worker, in_all = spread_bytes(largest, worker_bytes / cluster_bytes)
         if per_worker <= worker_bytes and in_all <= cluster_bytes:
             need = 0.0  # spread over the workers
+        elif spills(largest, worker_bytes, cluster_bytes, scratch_bytes):
+            need = 0.0  # spread over the workers and their disks
         spread_need = (
             f" on one worker, or {format_bytes(per_worker)} per worker spread "
             "over the cluster's workers"
         )
+        if scratch_bytes:
+            spread_need += (
+                f", or {format_bytes(in_all)} of memory and scratch disk "
+                f"together ({format_bytes(working_bytes(largest / MAX_WAYS))} "
+                "for its largest task)"
+            )
     if need > worker_bytes:
+        offers = f"{format_bytes(worker_bytes)} per worker"
+        if spread_need and scratch_bytes:
+            offers += (
+                f", {format_bytes(cluster_bytes or 0.0)} of memory in all and "
+                f"{format_bytes(scratch_bytes)} of scratch disk"
+            )
         raise ValueError(
             f"{subject} is too large: {noun} has about "
             f"{format_bytes(largest)} and needs about "
             f"{format_bytes(need)}{spread_need or ' to compute'}, but {where} offers "
-            f"{format_bytes(worker_bytes)} per worker"
+            f"{offers}"
         )
     if largest > client_bytes:
         raise ValueError(
             f"{subject} is too large: {noun} has about {format_bytes(largest)}, "
             f"more than this process can hold ({format_bytes(client_bytes)})"
+            f"{too_large_hint if len(sizes) == 1 else ''}"
         )
     total = sum({size.key: size.bytes for size in sizes}.values())
     if total > client_bytes:
@@ -159,6 +195,30 @@ def check_sizes(
             f"the results together need about {format_bytes(total)}, more "
             f"than this process can hold ({format_bytes(client_bytes)})"
         )
+
+
+def spills(
+    result_bytes: float,
+    worker_bytes: float,
+    cluster_bytes: float | None,
+    scratch_bytes: float,
+) -> bool:
+    """Whether a result spread over a cluster's workers fits only with their
+    disks: its chunks exceed their memory, not their memory and
+    ``scratch_bytes`` together, and its largest task
+    (:func:`compute.cost.spread_bytes`) fits below the share of a worker
+    that leaves distributed room to spill
+    (:func:`compute.capacity.spill_task_bytes`)."""
+    if not (scratch_bytes and can_spread(worker_bytes, cluster_bytes)):
+        return False
+    assert cluster_bytes is not None
+    per_worker, in_all = spread_bytes(result_bytes, worker_bytes / cluster_bytes)
+    fits_memory = per_worker <= worker_bytes and in_all <= cluster_bytes
+    return (
+        not fits_memory
+        and in_all <= cluster_bytes + scratch_bytes
+        and working_bytes(result_bytes / MAX_WAYS) <= spill_task_bytes(worker_bytes)
+    )
 
 
 def check_fits_here(

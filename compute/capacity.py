@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
+import os
+import shutil
+import tempfile
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -20,7 +24,7 @@ import psutil
 from compute.config import setting
 
 if TYPE_CHECKING:
-    from distributed import Client
+    from distributed import Client, Worker
 
 logger = logging.getLogger(__name__)
 
@@ -106,3 +110,75 @@ def local_cluster_memory() -> tuple[float, float, int]:
     workers, threads = defaults["n_workers"], defaults["threads_per_worker"]
     limit = parse_memory_limit(defaults["memory_limit"], threads, logger=logger)
     return usable_memory([limit or 0] * workers, workers * threads)
+
+
+# A worker process's own memory before any task (Python, dask, distributed,
+# gmpy2, numpy): 120-150 MB measured on this package's LocalCluster workers.
+WORKER_PROCESS_BYTES = 150e6
+
+
+def spill_task_bytes(worker_bytes: float) -> float:
+    """Memory one task may use on a worker of ``worker_bytes`` usable memory
+    (:func:`usable_memory`) that spills its stored values to disk.
+
+    distributed spills stored values once the process passes
+    ``distributed.worker.memory.spill`` of its limit, down to ``target``,
+    and warns when what is left is still above it. It cannot spill a
+    running task's own memory or its inputs, nor data in transfer (up to
+    ``distributed.worker.memory.transfer`` of the limit). So a task is kept
+    below the target less the transfers, less the worker process itself:
+    5e7! on two 576 MiB workers, 0.5-0.6 GB spilled, planned to the pause
+    threshold restarted workers; to the target less the process it was
+    exact, with an occasional warning of unmanaged memory above the target.
+    """
+    pause = dask.config.get("distributed.worker.memory.pause", 0.8) or 1.0
+    target = dask.config.get("distributed.worker.memory.target", 0.6) or pause
+    transfer = dask.config.get("distributed.worker.memory.transfer", 0.1) or 0.0
+    share = max(min(target, pause) - transfer, 0.0) / pause
+    return max(worker_bytes * share - WORKER_PROCESS_BYTES, 0.0)
+
+
+def scratch_directory() -> str:
+    """Where workers started here spill: Dask's ``temporary-directory``, else
+    the system's temporary directory (as distributed chooses it)."""
+    return dask.config.get("temporary-directory", None) or tempfile.gettempdir()
+
+
+def _configured_scratch() -> float:
+    """``compute.scratch-space`` in bytes; ``auto`` is unbounded."""
+    space = setting("scratch-space")
+    return math.inf if space == "auto" else float(dask.utils.parse_bytes(space))
+
+
+def _free_bytes(directory: str) -> tuple[int, float]:
+    """The device of ``directory`` (or of its nearest existing parent) and its
+    free bytes."""
+    path = os.path.abspath(directory)
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    return os.stat(path).st_dev, float(shutil.disk_usage(path).free)
+
+
+def local_scratch_bytes() -> float:
+    """Scratch space of the LocalCluster ``cluster.connect`` would start:
+    ``compute.scratch-space``, at most the free space of
+    :func:`scratch_directory`."""
+    configured = _configured_scratch()
+    if not configured:
+        return 0.0
+    return min(configured, _free_bytes(scratch_directory())[1])
+
+
+def _worker_disk(dask_worker: Worker) -> tuple[str, int, float]:
+    return (dask_worker.ip, *_free_bytes(dask_worker.local_directory))
+
+
+def cluster_scratch_bytes(client: Client) -> float:
+    """Scratch space of a cluster's workers: the free space of their
+    directories, each disk counted once, at most ``compute.scratch-space``."""
+    configured = _configured_scratch()
+    if not configured:
+        return 0.0
+    disks = client.run(_worker_disk)
+    free = {(host, device): size for host, device, size in disks.values()}
+    return min(configured, sum(free.values()))

@@ -215,10 +215,12 @@ def run_factorials(arguments: argparse.Namespace) -> int:
             print(mpz(factorial_digit_count(n)))  # no 4300-digit limit, as for str()
         return 0
     status = sys.stderr  # stdout carries only the results
+    # A value written from its chunks may spill them to the workers' disks.
+    chunked = _streams_chunks(ns, ns, outputs)
     fitting, refused = _refusals(
         list(dict.fromkeys(ns)),
         outputs,
-        factorial_refusal,
+        lambda n: factorial_refusal(n, chunked),
         lambda n: check_fits_here([n], positions=False, spread=True),
     )
     for n, reason in refused.items():
@@ -369,7 +371,8 @@ def _write_chunked(
     run_directory: Path | None,
 ) -> None:
     start = time.perf_counter()
-    value = run_chunked_factorial(n, client, run_directory).wait()
+    progress = status.isatty()
+    value = run_chunked_factorial(n, client, run_directory, progress).wait()
     print(
         f"computed 1 factorial in {time.perf_counter() - start:.3f} s on "
         f"{scheduler_address(value.client)}, held in {len(value)} chunks",

@@ -40,6 +40,7 @@ _KINDS = {
     "chunk-bytes": "count",
     "distributed-threads": "count-or-off",
     "distributed-seconds": "seconds",
+    "scratch-space": "auto-or-bytes",
 }
 
 

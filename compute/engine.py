@@ -9,7 +9,9 @@ line does.
 
 from __future__ import annotations
 
+import logging
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -18,18 +20,37 @@ from gmpy2 import mpz
 
 from cluster.connect import cluster_configured, scheduler_address
 from cluster.shared import current_client, shared_client
-from compute.admission import ResultSize, check_fits, check_fits_here, check_sizes
+from compute.admission import (
+    ResultSize,
+    check_fits,
+    check_fits_here,
+    check_sizes,
+    format_bytes,
+    spills,
+)
 from compute.capacity import (
     cluster_memory,
+    cluster_scratch_bytes,
     in_process_threads,
     local_cluster_memory,
+    local_scratch_bytes,
     machine_bytes,
+    spill_task_bytes,
 )
-from compute.checkpoint import checkpointed_outputs
+from compute.checkpoint import (
+    SAVED_STAGES,
+    SPILLING_SAVED_STAGES,
+    checkpointed_outputs,
+)
 from compute.checks import checked_outputs
 from compute.chunked import ChunkedInteger
 from compute.config import setting
-from compute.cost import can_spread, factorial_bits, factorial_seconds
+from compute.cost import (
+    can_spread,
+    factorial_bits,
+    factorial_bytes,
+    factorial_seconds,
+)
 from compute.execute import (
     choose_client,
     run_in_process,
@@ -39,6 +60,7 @@ from compute.execute import (
 from compute.graph import Located, batch_graph, pick, products_graph
 from compute.plan import batch_seconds, plan_batch, plan_products, products_seconds
 from compute.products import Product
+from compute.progress import cluster_progress
 from compute.tasks import TaskGraph
 from compute.toom_graph import (
     ChunkedGraph,
@@ -53,6 +75,7 @@ if TYPE_CHECKING:
     from distributed import Client
 
 
+logger = logging.getLogger(__name__)
 _Key = TypeVar("_Key")
 # check(worker_bytes, cluster_bytes, where) refuses work too large for where
 # it would run (cluster_bytes None in this process) with a ValueError.
@@ -138,15 +161,16 @@ def _passes(
 
 
 def _refusal_before_any_cluster(
-    check: MemoryCheck,
+    check: MemoryCheck, cluster_first: bool = False
 ) -> str | None:
     """Why the default choice of where to run would refuse, or None.
 
     Decided from this machine's figures without starting a cluster: the
     work is refused when neither this process nor the LocalCluster that
-    would be started passes ``check``, and the message names this machine.
-    A current client or a configured scheduler is not asked: its own
-    figures decide once it is reached.
+    would be started passes ``check``, and the message names this machine
+    (the LocalCluster, with ``cluster_first`` or ``compute.execution:
+    cluster``). A current client or a configured scheduler is not asked:
+    its own figures decide once it is reached.
     """
     if current_client() is not None or cluster_configured():
         return None
@@ -157,7 +181,7 @@ def _refusal_before_any_cluster(
     if here or local:
         return None
     try:
-        if execution == "cluster":
+        if execution == "cluster" or cluster_first:
             check(worker_bytes, cluster_bytes, "a local cluster of this machine")
         check(machine_bytes(), None, "this machine")
     except ValueError as refusal:
@@ -165,17 +189,25 @@ def _refusal_before_any_cluster(
     return None
 
 
-def factorial_refusal(n: int) -> str | None:
+def factorial_refusal(n: int, chunked: bool = False) -> str | None:
     """Why ``n!`` would be refused with no client given, or None if it would run.
 
     For the command line, which prints a summary instead; decided before any
-    cluster is started (see :func:`_refusal_before_any_cluster`).
+    cluster is started (see :func:`_refusal_before_any_cluster`). A
+    ``chunked`` result (:func:`run_chunked_factorial`) never comes whole to
+    this process, and may also fill the LocalCluster's scratch disk
+    (:func:`compute.capacity.local_scratch_bytes`).
     """
-    try:
-        check_fits_here([n], positions=False, spread=True)
-    except ValueError as refusal:
-        return str(refusal)
-    return _refusal_before_any_cluster(_factorials_check([n], positions=False))
+    if not chunked:
+        try:
+            check_fits_here([n], positions=False, spread=True)
+        except ValueError as refusal:
+            return str(refusal)
+    scratch = local_scratch_bytes() if chunked else 0.0
+    return _refusal_before_any_cluster(
+        _factorials_check([n], positions=False, scratch_bytes=scratch),
+        cluster_first=chunked,
+    )
 
 
 def product_refusal(product: Product) -> str | None:
@@ -187,8 +219,11 @@ def product_refusal(product: Product) -> str | None:
     return _refusal_before_any_cluster(_products_check([product], positions=False))
 
 
-def _factorials_check(values: list[int], positions: bool) -> MemoryCheck:
-    """The memory check of ``values``' factorials, as :func:`_run_planned` takes it."""
+def _factorials_check(
+    values: list[int], positions: bool, scratch_bytes: float = 0.0
+) -> MemoryCheck:
+    """The memory check of ``values``' factorials, as :func:`_run_planned`
+    takes it; a cluster's workers may spill to ``scratch_bytes`` of disk."""
 
     def check(worker_bytes: float, cluster_bytes: float | None, where: str) -> None:
         # A factorial may be computed lean where it cannot be spread: in this
@@ -201,6 +236,7 @@ def _factorials_check(values: list[int], positions: bool) -> MemoryCheck:
             positions=positions,
             cluster_bytes=cluster_bytes,
             lean=not can_spread(worker_bytes, cluster_bytes),
+            scratch_bytes=0.0 if cluster_bytes is None else scratch_bytes,
         )
 
     return check
@@ -315,19 +351,31 @@ def run_products(
 
 
 def run_chunked_factorial(
-    value: int, client: Client | None, checkpoint: Path | None = None
+    value: int,
+    client: Client | None,
+    checkpoint: Path | None = None,
+    progress: bool = False,
 ) -> ChunkedInteger:
     """``value!`` (validated) as a :class:`ChunkedInteger` on a cluster's workers.
 
     On ``client``, else where :func:`run_batch` would run it, and a shared
     LocalCluster when that would be this process; ``checkpoint`` as for
-    :func:`run_batch`.
+    :func:`run_batch`. With ``progress``, a bar on stderr until every chunk
+    is computed.
     """
-    check_fits_here([value], positions=False, spread=True)
+    if client is None:
+        refusal = factorial_refusal(value, chunked=True)
+        if refusal is not None:
+            raise ValueError(refusal)
     client = choose_client(client, factorial_seconds(value), 0.0) or shared_client()
     worker_bytes, cluster_bytes, threads = cluster_memory(client)
     where = f"the cluster at {scheduler_address(client)}"
     spread = can_spread(worker_bytes, cluster_bytes)
+    result_bytes = factorial_bytes(value)
+    # Asked of the workers only when their memory is not enough.
+    scratch = 0.0
+    if spread and spills(result_bytes, worker_bytes, cluster_bytes, math.inf):
+        scratch = cluster_scratch_bytes(client)
     check_fits(
         [value],
         worker_bytes,
@@ -336,8 +384,20 @@ def run_chunked_factorial(
         positions=False,
         cluster_bytes=cluster_bytes,
         lean=not spread,
+        scratch_bytes=scratch,
     )
-    plan = plan_batch([value], threads, worker_bytes, spread=spread)
+    plan_bytes, saved_stages = worker_bytes, SAVED_STAGES
+    if spills(result_bytes, worker_bytes, cluster_bytes, scratch):
+        saved_stages = SPILLING_SAVED_STAGES
+        plan_bytes = spill_task_bytes(worker_bytes)
+        logger.info(
+            "%s! (about %s) does not fit the workers' memory: they spill its "
+            "chunks to disk, each task planned within %s",
+            value,
+            format_bytes(result_bytes),
+            format_bytes(plan_bytes),
+        )
+    plan = plan_batch([value], threads, plan_bytes, spread=spread)
     outputs, located = batch_graph(plan)
     output = outputs[located[value].output]
     from compute import wire  # imports distributed: the cluster path only
@@ -352,7 +412,11 @@ def run_chunked_factorial(
     [output] = checked_outputs([output])
     assert isinstance(output, ChunkedGraph)
     if checkpoint is not None:
-        [checkpointed] = checkpointed_outputs([output], checkpoint)
+        [checkpointed] = checkpointed_outputs([output], checkpoint, saved_stages)
         assert isinstance(checkpointed, ChunkedGraph)
         output = checkpointed
-    return ChunkedInteger.submit(output, client)
+    if not progress:
+        return ChunkedInteger.submit(output, client)
+    bits = dict.fromkeys(output.keys, float(output.chunk_bits))
+    with cluster_progress(sys.stderr, client, output.graph.tasks, bits):
+        return ChunkedInteger.submit(output, client).wait()

@@ -112,6 +112,36 @@ def test_a_distributed_product_saves_its_part_products(tmp_path, client, caplog)
     assert caplog.messages == [message]
 
 
+def test_a_run_whose_workers_spill_saves_no_part_products(tmp_path):
+    from compute.graph import batch_graph
+    from compute.plan import plan_batch
+    from compute.tasks import stage_of
+
+    n = 2 * 10**6
+    with dask.config.set({"compute.chunk-bytes": 65536}):
+        # Workers of 200 kB: the top levels are spread for memory.
+        [output], _ = batch_graph(plan_batch([n], 2, worker_bytes=2e5))
+    saving = {}
+    for stages in (checkpoint.SAVED_STAGES, checkpoint.SPILLING_SAVED_STAGES):
+        tasks, _ = checkpoint.checkpointed(
+            output.graph.tasks, output.keys, tmp_path, stages
+        )
+        saving[stages] = {
+            stage_of(key)
+            for key, task in tasks.items()
+            if getattr(task, "func", None) is checkpoint.run_saved
+        }
+    assert saving[checkpoint.SAVED_STAGES] == {
+        "prime-power-product",
+        "multiply",
+        "part-product",
+    }
+    assert saving[checkpoint.SPILLING_SAVED_STAGES] == {
+        "prime-power-product",
+        "multiply",
+    }
+
+
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
