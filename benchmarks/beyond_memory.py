@@ -90,7 +90,8 @@ def _io_stalled() -> dict[str, float]:
     return stalled
 
 
-def _folder_bytes(folder: Path) -> int:
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files under ``folder`` (those removed meanwhile left out)."""
     total = 0
     for root, _, files in os.walk(folder):
         for name in files:
@@ -109,7 +110,7 @@ def run(n: int) -> dict[str, Any]:
     cgroup = MemoryCgroup(f"bench-huge-{os.getpid()}", limit)
     command = [str(Path(sys.executable).parent / "compute"), "factorial", str(n),
                "--output", str(output), "--format", "bin", "--verify"]  # fmt: skip
-    before = _folder_bytes(scratch / "dask-scratch-space")
+    before = folder_bytes(scratch / "dask-scratch-space")
     start = time.perf_counter()
     process = subprocess.Popen(
         cgroup.command(command), env=env, stdout=subprocess.PIPE,
@@ -126,8 +127,8 @@ def run(n: int) -> dict[str, Any]:
                 if seen is not None:
                     io[pid] = seen
             resident = cgroup.resident()
-            spilled = _folder_bytes(scratch / "dask-scratch-space") - before
-            checkpoint = _folder_bytes(work / ".f.bin.checkpoint")
+            spilled = folder_bytes(scratch / "dask-scratch-space") - before
+            checkpoint = folder_bytes(work / ".f.bin.checkpoint")
             peak_resident = max(peak_resident, resident)
             peak_scratch = max(peak_scratch, spilled + checkpoint)
             samples.append(
@@ -162,7 +163,7 @@ def run(n: int) -> dict[str, Any]:
         },
         "stdout": stdout.splitlines(),
         "stderr": stderr.splitlines(),
-        "left_in_scratch_bytes": _folder_bytes(scratch / "dask-scratch-space") - before,
+        "left_in_scratch_bytes": folder_bytes(scratch / "dask-scratch-space") - before,
         "samples": samples,
     }
     shutil.rmtree(work)

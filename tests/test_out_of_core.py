@@ -8,8 +8,6 @@ Dask's ``temporary-directory``.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import tempfile
 import threading
@@ -20,6 +18,7 @@ import dask
 import gmpy2
 import pytest
 
+from benchmarks.beyond_memory import folder_bytes
 from compute import read_result
 from compute.admission import check_fits
 from compute.capacity import local_scratch_bytes, spill_task_bytes
@@ -44,16 +43,6 @@ def _env(tmp_path: Path, memory: str = WORKER_MEMORY) -> dict[str, str]:
     )
 
 
-def _scratch_bytes(scratch: Path) -> int:
-    """Bytes in the workers' spill directories under ``scratch``."""
-    total = 0
-    for folder, _, files in os.walk(scratch):
-        for name in files:
-            with contextlib.suppress(OSError):  # removed while we looked
-                total += os.path.getsize(os.path.join(folder, name))
-    return total
-
-
 def _worker_folders(scratch: Path) -> list[str]:
     space = scratch / "dask-scratch-space"
     if not space.exists():
@@ -70,7 +59,7 @@ class _ScratchWatch:
 
     def _watch(self) -> None:
         while not self._done.wait(0.2):
-            self.peak = max(self.peak, _scratch_bytes(self.scratch))
+            self.peak = max(self.peak, folder_bytes(self.scratch))
 
     def __enter__(self) -> _ScratchWatch:
         self._thread.start()
@@ -117,19 +106,19 @@ def test_scratch_left_by_a_killed_run_is_removed_by_the_next(tmp_path):
     process = start_interruptible(command, env)
     try:
         deadline = time.monotonic() + 120
-        while _scratch_bytes(scratch) < 50e6 and process.poll() is None:
+        while folder_bytes(scratch) < 50e6 and process.poll() is None:
             assert time.monotonic() < deadline, "no chunk spilled within 120 s"
             time.sleep(0.2)
     finally:
         kill_group(process)  # the command and its workers, with no goodbye
     assert process.returncode != 0
     left = _worker_folders(scratch)
-    assert len(left) == 2 and _scratch_bytes(scratch) >= 50e6
+    assert len(left) == 2 and folder_bytes(scratch) >= 50e6
     _write(env, path)
     assert read_result(path, format="bin") == gmpy2.fac(N)
     # distributed purges a workspace's folders whose lock no process holds.
     assert _worker_folders(scratch) == []
-    assert _scratch_bytes(scratch) < 1e6
+    assert folder_bytes(scratch) < 1e6
 
 
 GB = 1e9
