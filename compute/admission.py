@@ -187,7 +187,7 @@ def check_sizes(
         raise ValueError(
             f"{subject} is too large: {noun} has about {format_bytes(largest)}, "
             f"more than this process can hold ({format_bytes(client_bytes)})"
-            f"{too_large_hint if len(sizes) == 1 else ''}"
+            f"{too_large_hint}"
         )
     total = sum({size.key: size.bytes for size in sizes}.values())
     if total > client_bytes:

@@ -119,8 +119,8 @@ def test_a_run_whose_workers_spill_saves_no_part_products(tmp_path):
 
     n = 2 * 10**6
     with dask.config.set({"compute.chunk-bytes": 65536}):
-        # Workers of 200 kB: the top levels are spread for memory.
-        [output], _ = batch_graph(plan_batch([n], 2, worker_bytes=2e5))
+        # Workers of 20 MB: the top level is spread for memory.
+        [output], _ = batch_graph(plan_batch([n], 2, worker_bytes=2e7))
     saving = {}
     for stages in (checkpoint.SAVED_STAGES, checkpoint.SPILLING_SAVED_STAGES):
         tasks, _ = checkpoint.checkpointed(

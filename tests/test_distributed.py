@@ -14,6 +14,7 @@ import gmpy2
 import pytest
 from dask.local import get_sync
 from distributed import Client, LocalCluster
+from distributed.diagnostics.plugin import SchedulerPlugin
 from gmpy2 import mpz
 
 import compute
@@ -313,27 +314,48 @@ def test_factorial_spread_over_workers(small_workers: Client, n: int) -> None:
     assert stages | ({"toom-evaluation"} if n > 10**6 else set()) <= prefixes
 
 
+class _Priorities(SchedulerPlugin):
+    """Keeps the priority annotation of every key the scheduler is sent."""
+
+    name = "test-priorities"
+
+    def __init__(self) -> None:
+        self.seen: dict = {}
+
+    def update_graph(self, scheduler, *, keys, annotations=None, **kwargs) -> None:
+        self.seen.update((annotations or {}).get("priority", {}))
+
+
 def test_items_of_a_tuple_run_first_so_the_tuple_goes_soon(small_workers: Client):
     """Each item taken from a task's tuple (a part product cut into chunks)
     has priority on its worker: read late, each read of a spilled tuple
     brought all of it back from disk (10**9! on two 3.9 GiB workers: 185 GB
     read per worker in 39 minutes)."""
-    n = 1_000_003
+    from compute.chunked import ChunkedInteger
+    from compute.graph import batch_graph
+    from compute.plan import plan_batch
 
-    def priorities(dask_scheduler) -> dict[str, list[int]]:
-        found: dict[str, list[int]] = {"items": [], "others": []}
-        for ts in dask_scheduler.tasks.values():
-            item = getattr(ts.run_spec, "func", None) is operator.getitem
-            priority = (ts.annotations or {}).get("priority", 0)
-            found["items" if item else "others"].append(priority)
-        return found
-
-    with dask.config.set(SPREAD_EVERYTHING):
-        value = compute.factorial_chunked(n, client=small_workers)
-        found = small_workers.run_on_scheduler(priorities)
+    n = 2_000_003
+    with dask.config.set({"compute.chunk-bytes": 65536}):
+        # Workers of 20 MB: the top level is spread for memory.
+        [output], _ = batch_graph(plan_batch([n], 2, worker_bytes=2e7))
+    items = {
+        key
+        for key, task in output.graph.tasks.items()
+        if getattr(task, "func", None) is operator.getitem
+    }
+    small_workers.register_plugin(_Priorities())
+    try:
+        value = ChunkedInteger.submit(output, small_workers)
         assert value.to_mpz() == gmpy2.fac(n)
-    assert found["items"] and set(found["items"]) == {1}
-    assert found["others"] and set(found["others"]) == {0}
+        seen = small_workers.run_on_scheduler(
+            lambda dask_scheduler: dask_scheduler.plugins[_Priorities.name].seen
+        )
+    finally:
+        small_workers.unregister_scheduler_plugin(_Priorities.name)
+    assert items and {seen[key] for key in items} == {1}
+    others = set(output.graph.tasks) - items
+    assert {seen[key] for key in others} == {0}
 
 
 def test_a_spread_starting_at_uneven_pieces_is_exact() -> None:

@@ -185,3 +185,18 @@ def test_scratch_space_caps_the_free_disk() -> None:
         assert local_scratch_bytes() == 1e9
     with dask.config.set({"compute.scratch-space": 0}):
         assert local_scratch_bytes() == 0.0
+
+
+def test_a_factorial_too_large_for_this_process_names_the_chunked_route() -> None:
+    with pytest.raises(ValueError) as refused:
+        check_fits([10**6], 1e12, 1e5, "x", positions=False)
+    assert str(refused.value) == (
+        "n = 1000000 is too large: its factorial has about 2.31 MB, more than this "
+        "process can hold (100 kB): compute.factorial_chunked(n) keeps it in chunks "
+        "on the cluster's workers and compute.write_result(value, path, "
+        "format='bin') writes it from there (on the command line: compute "
+        "factorial N --output F --format bin)"
+    )
+    # A batch's message stays as it was: the route serves one n.
+    with pytest.raises(ValueError, match=r"\(100 kB\)$"):
+        check_fits([10**6, 10**6 + 1], 1e12, 1e5, "x")
