@@ -112,8 +112,9 @@ def local_cluster_memory() -> tuple[float, float, int]:
     return usable_memory([limit or 0] * workers, workers * threads)
 
 
-# A worker process's own memory before any task (Python, dask, distributed,
-# gmpy2, numpy): 120-150 MB measured on this package's LocalCluster workers.
+# A worker process's own memory beside its task: 62-67 MiB idle (Python, dask,
+# distributed, gmpy2, numpy; cluster.connect's workers), and room for the
+# buffers and chunks it is sending or receiving.
 WORKER_PROCESS_BYTES = 150e6
 
 
@@ -126,10 +127,12 @@ def spill_task_bytes(worker_bytes: float) -> float:
     and warns when what is left is still above it. It cannot spill a
     running task's own memory or its inputs, nor data in transfer (up to
     ``distributed.worker.memory.transfer`` of the limit). So a task is kept
-    below the target less the transfers, less the worker process itself:
-    5e7! on two 576 MiB workers, 0.5-0.6 GB spilled, planned to the pause
-    threshold restarted workers; to the target less the process it was
-    exact, with an occasional warning of unmanaged memory above the target.
+    below the target less the transfers, less the worker process itself.
+    Planned to the pause threshold, 5e7! on two 576 MiB workers restarted
+    them; below the target, it was exact, but about half the runs paused a
+    worker or warned of unmanaged memory (a task's output and transfers
+    outrun the spilling at that size); 1e8! on two 1 GiB workers, planned
+    as here, spilled 166-400 MB with no warning.
     """
     pause = dask.config.get("distributed.worker.memory.pause", 0.8) or 1.0
     target = dask.config.get("distributed.worker.memory.target", 0.6) or pause

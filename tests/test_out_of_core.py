@@ -114,9 +114,10 @@ def test_scratch_left_by_a_killed_run_is_removed_by_the_next(tmp_path):
     assert process.returncode != 0
     left = _worker_folders(scratch)
     assert len(left) == 2 and folder_bytes(scratch) >= 50e6
-    _write(env, path)
-    assert read_result(path, format="bin") == gmpy2.fac(N)
-    # distributed purges a workspace's folders whose lock no process holds.
+    # The next run's workers, in the same temporary-directory, purge every
+    # folder whose lock no process holds (a small n: any run's workers do).
+    _write(env, path, 300_000)
+    assert read_result(path, format="bin") == gmpy2.fac(300_000)
     assert _worker_folders(scratch) == []
     assert folder_bytes(scratch) < 1e6
 
