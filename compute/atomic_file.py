@@ -22,8 +22,11 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
     descriptor, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".part"
     )
+    os.close(descriptor)
     try:
-        with os.fdopen(descriptor, "wb") as handle:
+        # Opened by name, so that handle.name is the path other processes
+        # can open (compute.chunk_writes has the workers write into it).
+        with open(temporary, "wb") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, TextIO
 from gmpy2 import mpz
 
 from compute.atomic_file import atomic_file
+from compute.chunk_writes import workers_write
 from compute.chunked import ChunkedInteger
 from compute.decimal_conversion import digits_reporting
 from compute.output import digit_count, hex_text
@@ -159,8 +160,9 @@ def write_result(
     ----------
     value : int, gmpy2.mpz or ChunkedInteger
         The integer to write (``bin`` takes non-negative ones only). A
-        :class:`compute.ChunkedInteger` is streamed chunk by chunk in ``bin``
-        and ``hex``, never whole in any process.
+        :class:`compute.ChunkedInteger` is written chunk by chunk in ``bin``
+        and ``hex``, never whole in any process: by the workers themselves
+        when they all see the file's folder, else streamed through this one.
     path : str or path-like
         The file to create or replace. Its folder must exist.
     format : {"dec", "hex", "bin"}
@@ -197,8 +199,9 @@ def write_result(
             value = value.to_mpz()
         else:
             with atomic_file(target) as handle:
-                for block in value.encoded(format):
-                    handle.write(block)
+                if not workers_write(value, handle, format, target):
+                    for block in value.encoded(format):
+                        handle.write(block)
             return target
     number = as_mpz(value)
     if format == "bin" and number < 0:

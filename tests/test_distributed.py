@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import operator
 import os
 import random
@@ -257,6 +258,29 @@ def test_chunked_gather_digits_and_files(chunked, tmp_path) -> None:
             whole = write_result(value, tmp_path / f"{name}.{format}", format=format)
             assert streamed.read_bytes() == whole.read_bytes()
             assert compute.read_result(streamed, format=format) == value
+
+
+def test_the_workers_write_a_chunked_value_into_its_file(
+    chunked, tmp_path, caplog
+) -> None:
+    values, held = chunked
+    for format in ("bin", "hex"):
+        path = tmp_path / f"other.{format}"
+        with caplog.at_level(logging.DEBUG, logger="compute.chunk_writes"):
+            write_result(held["other"], path, format=format)
+        whole = write_result(
+            values["other"], tmp_path / f"whole.{format}", format=format
+        )
+        assert path.read_bytes() == whole.read_bytes()
+        assert caplog.messages[-1] == (
+            f"the workers wrote {whole.stat().st_size} bytes of {format} into {path}"
+        )
+    # No chunk of 0 has a byte in the file: this process writes it.
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="compute.chunk_writes"):
+        write_result(held["zero"], tmp_path / "zero.hex", format="hex")
+    assert (tmp_path / "zero.hex").read_bytes() == b"0\n"
+    assert caplog.messages == []
 
 
 def test_chunked_rejects_bad_input(chunked, client: Client) -> None:

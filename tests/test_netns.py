@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests import netns
-from tests.remote import clean_env
+from tests.remote import DASK, clean_env
 
 SEED = [5310, 5263, 7854]
 SCRIPT = """
@@ -54,6 +54,24 @@ from distributed import Client
 with Client(sys.argv[1], timeout=20) as client:
     client.wait_for_workers(int(sys.argv[2]), timeout=60)
     print(len(client.scheduler_info()["workers"]))
+"""
+
+# Writes one chunked value to bin and hex files in a folder, and says who wrote.
+CHUNKED_WRITE = """
+import logging, sys
+import gmpy2
+import compute
+from distributed import Client
+
+logging.basicConfig(format="%(message)s", level=logging.WARNING)
+logging.getLogger("compute.chunk_writes").setLevel(logging.DEBUG)
+value = gmpy2.fac(300000)
+with Client(sys.argv[1], timeout=20) as client:
+    held = compute.ChunkedInteger.scatter(value, client=client, chunk_bits=65536)
+    for format in ("bin", "hex"):
+        path = compute.write_result(held, f"{sys.argv[2]}/f.{format}", format=format)
+        assert compute.read_result(path, format=format) == value, format
+        print("exact", format, flush=True)
 """
 
 
@@ -131,6 +149,42 @@ def test_the_recipe_with_tls(network, env, tmp_path):
     refused = run_script(network, env, tmp_path, SEED, address, timeout=60)
     assert refused.returncode == 1
     assert f"ValueError: the address {address} asks for TLS, but " in refused.stderr
+
+
+def test_workers_write_chunks_into_a_folder_every_host_sees(network, env, tmp_path):
+    log = tmp_path / "cluster.log"
+    address = start_cluster(network, env, "tcp", log)
+    shared, hidden = tmp_path / "shared", tmp_path / "hidden"
+    shared.mkdir()
+    hidden.mkdir()
+    client = network.hosts[3]
+    script = [sys.executable, "-c", CHUNKED_WRITE, address]
+    wrote = network.run(client, [*script, str(shared)], env, 120)
+    assert wrote.stdout == "exact bin\nexact hex\n", wrote.stderr[-2000:]
+    assert wrote.stderr.splitlines() == [
+        f"the workers wrote 628198 bytes of bin into {shared}/f.bin",
+        f"the workers wrote 1256397 bytes of hex into {shared}/f.hex",
+    ]
+    # A worker that sees another folder under the same name (its own mount
+    # namespace, a tmpfs over it): the bytes then go through the caller.
+    mounted = f'mount -t tmpfs ct-hidden {hidden} && exec "$@"'
+    with log.open("a") as output:
+        network.start(
+            client,
+            ["unshare", "--mount", "sh", "-c", mounted, "sh", DASK, "worker",
+             address, "--host", client.address, "--nthreads", "1",
+             "--no-dashboard", "--name", "own-mounts"],
+            env, stdout=output, stderr=output,
+        )  # fmt: skip
+    ready = network.run(client, [sys.executable, "-c", WORKERS, address, "3"], env, 90)
+    assert ready.stdout == "3\n", ready.stderr[-2000:]
+    streamed = network.run(client, [*script, str(hidden)], env, 120)
+    assert streamed.stdout == "exact bin\nexact hex\n", streamed.stderr[-2000:]
+    assert streamed.stderr.splitlines() == [
+        f"not every worker sees the folder of {hidden}/f.{format}: its bytes go "
+        "through this process"
+        for format in ("bin", "hex")
+    ]
 
 
 def wait_for_busy_worker(network, env, address) -> str:
