@@ -158,7 +158,9 @@ def check_sizes(
         per_worker, in_all = spread_bytes(largest, worker_bytes / cluster_bytes)
         if per_worker <= worker_bytes and in_all <= cluster_bytes:
             need = 0.0  # spread over the workers
-        elif spills(largest, worker_bytes, cluster_bytes, scratch_bytes):
+        elif _fits_with_disks(
+            largest, in_all, worker_bytes, cluster_bytes, scratch_bytes
+        ):
             need = 0.0  # spread over the workers and their disks
         spread_need = (
             f" on one worker, or {format_bytes(per_worker)} per worker spread "
@@ -214,11 +216,24 @@ def spills(
     assert cluster_bytes is not None
     per_worker, in_all = spread_bytes(result_bytes, worker_bytes / cluster_bytes)
     fits_memory = per_worker <= worker_bytes and in_all <= cluster_bytes
-    return (
-        not fits_memory
-        and in_all <= cluster_bytes + scratch_bytes
-        and working_bytes(result_bytes / MAX_WAYS) <= spill_task_bytes(worker_bytes)
+    return not fits_memory and _fits_with_disks(
+        result_bytes, in_all, worker_bytes, cluster_bytes, scratch_bytes
     )
+
+
+def _fits_with_disks(
+    result_bytes: float,
+    spread_in_all: float,
+    worker_bytes: float,
+    cluster_bytes: float,
+    scratch_bytes: float,
+) -> bool:
+    """Whether a spread result's ``spread_in_all`` bytes fit the workers'
+    memory and ``scratch_bytes`` together, and its largest task fits below
+    the share of a worker that leaves distributed room to spill."""
+    return spread_in_all <= cluster_bytes + scratch_bytes and working_bytes(
+        result_bytes / MAX_WAYS
+    ) <= spill_task_bytes(worker_bytes)
 
 
 def check_fits_here(

@@ -204,10 +204,13 @@ def factorial_refusal(n: int, chunked: bool = False) -> str | None:
         except ValueError as refusal:
             return str(refusal)
     scratch = local_scratch_bytes() if chunked else 0.0
-    return _refusal_before_any_cluster(
-        _factorials_check([n], positions=False, scratch_bytes=scratch),
-        cluster_first=chunked,
+    check = _factorials_check(
+        [n],
+        positions=False,
+        scratch_bytes=scratch,
+        caller_bytes=math.inf if chunked else None,
     )
+    return _refusal_before_any_cluster(check, cluster_first=chunked)
 
 
 def product_refusal(product: Product) -> str | None:
@@ -220,10 +223,19 @@ def product_refusal(product: Product) -> str | None:
 
 
 def _factorials_check(
-    values: list[int], positions: bool, scratch_bytes: float = 0.0
+    values: list[int],
+    positions: bool,
+    scratch_bytes: float = 0.0,
+    caller_bytes: float | None = None,
 ) -> MemoryCheck:
     """The memory check of ``values``' factorials, as :func:`_run_planned`
-    takes it; a cluster's workers may spill to ``scratch_bytes`` of disk."""
+    takes it; a cluster's workers may spill to ``scratch_bytes`` of disk.
+
+    The caller receives the values whole and must hold them
+    (``caller_bytes``, this machine's memory unless given): a value left in
+    chunks on the workers is checked with ``math.inf``.
+    """
+    held_here = machine_bytes() if caller_bytes is None else caller_bytes
 
     def check(worker_bytes: float, cluster_bytes: float | None, where: str) -> None:
         # A factorial may be computed lean where it cannot be spread: in this
@@ -231,7 +243,7 @@ def _factorials_check(
         check_fits(
             values,
             worker_bytes,
-            machine_bytes(),
+            held_here,
             where,
             positions=positions,
             cluster_bytes=cluster_bytes,

@@ -8,6 +8,7 @@ Dask's ``temporary-directory``.
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 import threading
@@ -22,6 +23,7 @@ from benchmarks.beyond_memory import folder_bytes
 from compute import read_result
 from compute.admission import check_fits
 from compute.capacity import local_scratch_bytes, spill_task_bytes
+from compute.engine import _factorials_check
 from tests.remote import clean_env, kill_group, run_in_group, start_interruptible
 from tests.test_cli import COMPUTE
 
@@ -156,6 +158,19 @@ def test_a_spread_result_may_fill_memory_and_scratch_together(scratch, fits):
         )
     else:
         assert message.endswith("but this machine's cluster offers 10.1 GB per worker")
+
+
+def test_a_value_left_in_chunks_need_not_fit_the_caller() -> None:
+    # 8e9! (32.5 GB) is more than this machine's memory, but a cluster of four
+    # 40 GB workers with 300 GB of scratch disk computes it in chunks.
+    n, worker, cluster, scratch = 8 * 10**9, 40 * GB, 160 * GB, 300 * GB
+    received = _factorials_check([n], positions=False, scratch_bytes=scratch)
+    with pytest.raises(ValueError, match=r"more than this process can hold"):
+        received(worker, cluster, "the cluster")
+    chunked = _factorials_check(
+        [n], positions=False, scratch_bytes=scratch, caller_bytes=math.inf
+    )
+    chunked(worker, cluster, "the cluster")  # no ValueError
 
 
 def test_a_task_that_spills_stays_below_the_target() -> None:
