@@ -82,9 +82,14 @@ bench: $(BENCH_STAMP)
 ## bench-huge: 10**9! with no configuration against gmpy2.fac(10**9), time and the
 ## peak memory of every process (~20 min); writes benchmarks/results/huge.json.
 ## N=3e9: that factorial to a file beyond this machine's memory, capped at 80%
-## of it (root, for the memory cgroup); writes benchmarks/results/huge-3e9.json
+## of it (root, for the memory cgroup); writes benchmarks/results/huge-3e9.json.
+## WORKER_MEMORY=4.05GB: on workers of that memory started by the bench, with the
+## stage profile (10**9! then has the share of its workers that 3e9! has here);
+## STOP_AFTER=S ends a run after S seconds and records it as stopped.
 bench-huge: $(BENCH_STAMP)
-	$(BIN)/python -m benchmarks.huge $(if $(N),--n $(N))
+	$(BIN)/python -m benchmarks.huge $(if $(N),--n $(N)) \
+		$(if $(WORKER_MEMORY),--worker-memory $(WORKER_MEMORY)) \
+		$(if $(STOP_AFTER),--stop-after $(STOP_AFTER))
 
 ## bench-resume: 3e8! to a file killed at 3 random points and resumed, against an
 ## uninterrupted run, with and without checkpoints (~30 min); writes

@@ -12,6 +12,14 @@ checkpoint folder, and the storage bytes every process read and wrote
 (``/proc/PID/io``); and the share of the run in which some or all of the
 machine's running tasks waited on I/O (the kernel's pressure stall
 information, ``/proc/pressure/io``). Writes ``benchmarks/results/huge-N.json``.
+
+With ``--worker-memory``, the bench starts ``dask scheduler`` and one
+``dask worker`` per core of that memory in the cgroup, points the command at
+them (``DASK_SCHEDULER_ADDRESS``), and records the scheduler's stage profile:
+the seconds of every task prefix by activity (compute, transfer, disk-read,
+disk-write). A smaller n on workers of the same share of their memory shows
+where a run beyond memory spends its time without the hours of the full
+one; ``--stop-after`` bounds a run and records it as stopped.
 """
 
 from __future__ import annotations
@@ -100,8 +108,80 @@ def folder_bytes(folder: Path) -> int:
     return total
 
 
-def run(n: int) -> dict[str, Any]:
-    """Run ``compute factorial n`` to a bin file in a capped cgroup; its record."""
+def _stage_profile(dask_scheduler: Any) -> dict[str, Any]:
+    """Per task prefix: the tasks the scheduler holds by state (forgotten ones
+    leave the count) and the seconds of all its tasks by activity (compute,
+    transfer, disk-read, disk-write)."""
+    return {
+        name: {
+            "states": {k: v for k, v in prefix.state_counts.items() if v},
+            "seconds": {k: round(v, 1) for k, v in prefix.all_durations.items()},
+        }
+        for name, prefix in dask_scheduler.task_prefixes.items()
+    }
+
+
+class _Workers:
+    """``dask scheduler`` and ``dask worker`` processes in the cgroup, with
+    ``memory`` per worker, one per core, one thread each; and a client of
+    the bench's own that reads the scheduler's stage profile."""
+
+    def __init__(self, cgroup: MemoryCgroup, memory: str, work: Path, env: dict):
+        dask = str(Path(sys.executable).parent / "dask")
+        self.file = work / "scheduler.json"
+        self.log = (work / "cluster.log").open("w")
+        # The scheduler runs _stage_profile, imported from this package.
+        repository = str(Path(__file__).resolve().parent.parent)
+        common = {"env": {**env, "PYTHONPATH": repository}, "stdout": self.log,
+                  "stderr": self.log, "start_new_session": True}  # fmt: skip
+        self.processes = [
+            subprocess.Popen(cgroup.command(
+                [dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
+                 "--no-dashboard", "--scheduler-file", str(self.file)]), **common),
+            subprocess.Popen(cgroup.command(
+                [dask, "worker", "--scheduler-file", str(self.file),
+                 "--nworkers", str(os.cpu_count() or 1), "--nthreads", "1",
+                 "--memory-limit", memory, "--no-dashboard"]), **common),
+        ]  # fmt: skip
+        from distributed import Client
+
+        self.client = Client(scheduler_file=str(self.file), timeout=60)
+        self.client.wait_for_workers(os.cpu_count() or 1, timeout=120)
+        self.profile: dict[str, Any] = {}
+
+    @property
+    def address(self) -> str:
+        return str(json.loads(self.file.read_text())["address"])
+
+    def sample(self) -> None:
+        self.profile = self.client.run_on_scheduler(_stage_profile)
+
+    def close(self) -> None:
+        """Shut the cluster down (its workers remove their folders); kill
+        whatever has not exited 60 s later."""
+        with contextlib.suppress(Exception):
+            self.sample()
+        with contextlib.suppress(Exception):
+            self.client.shutdown()
+        self.client.close()
+        for process in self.processes:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+                process.wait(timeout=60)
+        self.log.close()
+
+
+def run(
+    n: int, worker_memory: str | None = None, stop_after: float | None = None
+) -> dict[str, Any]:
+    """Run ``compute factorial n`` to a bin file in a capped cgroup; its record.
+
+    With ``worker_memory``, on workers of that memory started here (and the
+    stage profile read from their scheduler); with ``stop_after`` seconds,
+    the run is stopped then if not done, and the record says so.
+    """
     scratch = Path(tempfile.gettempdir())
     work = Path(tempfile.mkdtemp(prefix="bench-huge-", dir=scratch))
     output = work / "f.bin"
@@ -111,6 +191,10 @@ def run(n: int) -> dict[str, Any]:
     command = [str(Path(sys.executable).parent / "compute"), "factorial", str(n),
                "--output", str(output), "--format", "bin", "--verify"]  # fmt: skip
     before = folder_bytes(scratch / "dask-scratch-space")
+    workers = None
+    if worker_memory is not None:
+        workers = _Workers(cgroup, worker_memory, work, env)
+        env = {**env, "DASK_SCHEDULER_ADDRESS": workers.address}
     start = time.perf_counter()
     process = subprocess.Popen(
         cgroup.command(command), env=env, stdout=subprocess.PIPE,
@@ -120,8 +204,15 @@ def run(n: int) -> dict[str, Any]:
     stalled_before = _io_stalled()
     samples: list[tuple[float, int, int, int]] = []
     peak_resident = peak_scratch = 0
+    stopped = False
     try:
         while process.poll() is None:
+            if stop_after is not None and time.perf_counter() - start > stop_after:
+                stopped = True
+                process.kill()
+                break
+            if workers is not None and len(samples) % 10 == 0:
+                workers.sample()
             for pid in cgroup.members():
                 seen = _io(pid)
                 if seen is not None:
@@ -143,10 +234,18 @@ def run(n: int) -> dict[str, Any]:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=60)
+        if workers is not None:
+            workers.close()
+        for pid in cgroup.members():  # anything the command left
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
+        time.sleep(1)
         cgroup.remove()
     record: dict[str, Any] = {
         "n": n,
         "command": " ".join(command[1:]),
+        "worker_memory": worker_memory,
+        "stopped_after_seconds": stop_after if stopped else None,
         "returncode": process.returncode,
         "seconds": seconds,
         "memory_limit_bytes": limit,
@@ -164,18 +263,30 @@ def run(n: int) -> dict[str, Any]:
         "stdout": stdout.splitlines(),
         "stderr": stderr.splitlines(),
         "left_in_scratch_bytes": folder_bytes(scratch / "dask-scratch-space") - before,
+        "stage_profile": workers.profile if workers is not None else None,
         "samples": samples,
     }
     shutil.rmtree(work)
     return record
 
 
-def main(n: int, label: str) -> None:
-    """Run ``n!`` beyond memory, write ``huge-<label>.json`` and summarise it."""
-    record = run(n)
+def main(
+    n: int,
+    label: str,
+    worker_memory: str | None = None,
+    stop_after: float | None = None,
+) -> None:
+    """Run ``n!`` beyond memory, write ``huge-<label>.json`` and summarise it.
+
+    ``worker_memory`` and ``stop_after`` as for :func:`run`; the first is
+    then part of the file's name.
+    """
+    record = run(n, worker_memory, stop_after)
+    if worker_memory is not None:
+        label += f"-workers-{worker_memory}"
     path = RESULTS / f"huge-{label}.json"
     path.write_text(json.dumps(record, indent=1) + "\n")
     shown = {key: value for key, value in record.items() if key != "samples"}
     print(json.dumps(shown, indent=1))
-    if record["returncode"]:
+    if record["returncode"] and record["stopped_after_seconds"] is None:
         raise SystemExit(f"huge: compute factorial {n} failed; see {path}")

@@ -95,9 +95,26 @@ def main(argv: list[str] | None = None) -> None:
         "machine's memory (benchmarks.beyond_memory)",
     )
     parser.add_argument("--n", default=None, help="such as 3e9")
-    label = parser.parse_args(argv).n
-    if label is not None and int(float(label)) != N:
-        beyond_memory.main(int(float(label)), label)
+    parser.add_argument(
+        "--worker-memory",
+        default=None,
+        help="with --n: run on workers of this memory each (one per core), "
+        "started here, and record the stage profile (such as 4.05GB: 10**9! "
+        "then has the share of its workers' memory that 3e9! has here)",
+    )
+    parser.add_argument(
+        "--stop-after",
+        type=float,
+        default=None,
+        help="with --n: stop the run after this many seconds, and record so",
+    )
+    arguments = parser.parse_args(argv)
+    label = arguments.n
+    beyond = arguments.worker_memory is not None or arguments.stop_after is not None
+    if label is not None and (int(float(label)) != N or beyond):
+        beyond_memory.main(
+            int(float(label)), label, arguments.worker_memory, arguments.stop_after
+        )
         return
     env = clean_environment(str(RESULTS.parent / ".empty-dask-config"))
     Path(env["DASK_CONFIG"]).mkdir(parents=True, exist_ok=True)

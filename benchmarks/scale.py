@@ -30,6 +30,7 @@ import json
 import math
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -596,6 +597,7 @@ def main() -> int:
     netns.check_available()
     start = time.monotonic()
     folder = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    print(f"logs in {folder} (removed if the run succeeds)", flush=True)
     env = clean_env(folder)
     table: dict[str, object] = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -625,6 +627,7 @@ def main() -> int:
     table["wall_s"] = time.monotonic() - start
     RESULTS.mkdir(exist_ok=True)
     save(table, RESULTS / f"{NAME}.json")
+    shutil.rmtree(folder)  # its logs serve a failed run only: it stops before
     return 0
 
 
