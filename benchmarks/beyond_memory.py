@@ -109,14 +109,10 @@ def folder_bytes(folder: Path) -> int:
 
 
 def _stage_profile(dask_scheduler: Any) -> dict[str, Any]:
-    """Per task prefix: the tasks the scheduler holds by state (forgotten ones
-    leave the count) and the seconds of all its tasks by activity (compute,
-    transfer, disk-read, disk-write)."""
+    """Per task prefix, the seconds of all its tasks so far by activity
+    (compute, transfer, disk-read, disk-write)."""
     return {
-        name: {
-            "states": {k: v for k, v in prefix.state_counts.items() if v},
-            "seconds": {k: round(v, 1) for k, v in prefix.all_durations.items()},
-        }
+        name: {k: round(v, 1) for k, v in prefix.all_durations.items()}
         for name, prefix in dask_scheduler.task_prefixes.items()
     }
 
