@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv browser slurm demo docs test lint format bench bench-huge bench-resume bench-scale cluster-sim hpc-sim clean
+.PHONY: venv browser slurm demo docs test lint format bench bench-huge bench-products bench-resume bench-scale cluster-sim hpc-sim clean
 
 # COMPUTE_TEST_NETNS=0 leaves out the network-namespace tests (they need root),
 # the SLURM ones among them.
@@ -90,6 +90,13 @@ bench-huge: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.huge $(if $(N),--n $(N)) \
 		$(if $(WORKER_MEMORY),--worker-memory $(WORKER_MEMORY)) \
 		$(if $(STOP_AFTER),--stop-after $(STOP_AFTER))
+
+## bench-products: one product of two 400 Mbit numbers cut as Toom-k over chunks
+## (the package's) and as a Fermat-ring FFT over K pieces (a prototype), against
+## one gmpy2 multiply, on one thread (~6 min); writes
+## benchmarks/results/product-methods.json and .png
+bench-products: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.product_methods
 
 ## bench-resume: 3e8! to a file killed at 3 random points and resumed, against an
 ## uninterrupted run, with and without checkpoints (~30 min); writes
