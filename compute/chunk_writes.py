@@ -22,9 +22,10 @@ from dask.base import tokenize
 from gmpy2 import mpz
 
 from compute.chunked import ChunkedInteger
+from compute.execute import cluster_work
 
 if TYPE_CHECKING:
-    from distributed import Client
+    from distributed import Client, Future
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +88,13 @@ def _spans(
 def workers_write(
     value: ChunkedInteger, handle: BinaryIO, format: str, target: Path
 ) -> bool:
-    """Have the workers write ``value`` in ``format`` (``bin`` or ``hex``) into
-    the open, empty file ``handle`` that becomes ``target`` (named in the
-    log); False, with the file still empty, when a
-    worker does not see the file or the value is 0 (the caller then writes
-    the stream of :meth:`ChunkedInteger.encoded` itself).
+    """Have the workers write ``value`` in ``format`` (``bin`` or ``hex``)
+    into the open, empty file ``handle``, which becomes ``target``.
+
+    Returns False, the file still empty, when some worker does not see the
+    file or the value is 0: the caller then writes the stream of
+    :meth:`ChunkedInteger.encoded` itself. ``handle``'s name is opened by
+    every worker, as an absolute path (their working folders may differ).
     """
     bits = value.bit_length()
     if bits == 0:
@@ -101,36 +104,40 @@ def workers_write(
     token = secrets.token_bytes(_TOKEN_BYTES)
     handle.write(token)
     handle.flush()
-    seen = client.run(_sees, path, token, on_error="return")
-    if not seen or not all(answer is True for answer in seen.values()):
-        logger.info(
-            "not every worker sees the folder of %s: its bytes go through this process",
-            target,
+    futures: list[Future] = []
+    # An interrupt cancels the writes and lets the shared cluster close fast.
+    with cluster_work(client, futures):
+        seen = client.run(_sees, path, token, on_error="return")
+        if not seen or not all(answer is True for answer in seen.values()):
+            logger.info(
+                "not every worker sees the folder of %s: its bytes go through "
+                "this process",
+                target,
+            )
+            handle.seek(0)
+            handle.truncate(0)
+            return False
+        as_hex = format == "hex"
+        length, spans = _spans(bits, value.chunk_bits, as_hex)
+        handle.truncate(length)
+        if as_hex:
+            handle.seek(length)
+            handle.write(b"\n")
+            handle.flush()
+        name = tokenize(path, token)
+        futures.extend(
+            client.submit(
+                write_chunk,
+                value.chunks[index],
+                path,
+                offset,
+                size,
+                as_hex,
+                key=f"write-chunk-{name}-{index}",
+            )
+            for index, (offset, size) in enumerate(spans)
         )
-        handle.seek(0)
-        handle.truncate(0)
-        return False
-    as_hex = format == "hex"
-    length, spans = _spans(bits, value.chunk_bits, as_hex)
-    handle.truncate(length)
-    if as_hex:
-        handle.seek(length)
-        handle.write(b"\n")
-        handle.flush()
-    name = tokenize(path, token)
-    futures = [
-        client.submit(
-            write_chunk,
-            value.chunks[index],
-            path,
-            offset,
-            size,
-            as_hex,
-            key=f"write-chunk-{name}-{index}",
-        )
-        for index, (offset, size) in enumerate(spans)
-    ]
-    written = sum(client.gather(futures))
+        written = sum(client.gather(futures))
     if written != length:  # chunks outside [0, 2**chunk_bits): never a wrong file
         raise RuntimeError(f"the workers wrote {written} of the {length} bytes")
     logger.debug(
