@@ -47,6 +47,16 @@ class Pair:
         }
 
 
+def median_seconds(function: Callable[[], object], runs: int) -> float:
+    """The median wall time of ``runs`` calls of ``function``."""
+    seconds = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        function()
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds)
+
+
 def _timed(function: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     result = function()

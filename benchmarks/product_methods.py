@@ -36,6 +36,7 @@ import gmpy2
 from dask.local import get_sync
 from gmpy2 import mpz
 
+from benchmarks.measure import median_seconds
 from compute import toom, toom_graph
 from compute.tasks import TaskGraph, stage_of
 
@@ -209,15 +210,6 @@ def _timed_task(task: Any, stage: str, seconds: dict[str, float]) -> Any:
     return type(task)(task.key, timed, *task.args, **task.kwargs)
 
 
-def _median_seconds(run: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.product_methods")
     parser.add_argument("--bits", type=float, default=4e8, help="of each operand")
@@ -233,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     b = gmpy2.mpz_urandomb(state, bits) | mpz(1) << (bits - 1)
     lib = _Gmp()
     expected = a * b
-    anchor = _median_seconds(lambda: a * b, arguments.repeats)
+    anchor = median_seconds(lambda: a * b, arguments.repeats)
     rows: list[dict[str, Any]] = []
 
     def measure(method: str, parts: int, run: Callable[[], tuple[mpz, dict]]) -> None:

@@ -15,27 +15,16 @@ from __future__ import annotations
 
 import pickle
 import socket
-import statistics
 import threading
-import time
-from collections.abc import Callable
 
 import gmpy2
 from distributed import Client, LocalCluster
 from distributed.protocol import deserialize, serialize
 
+from benchmarks.measure import median_seconds
 from compute import wire
 
 SIZES_MB = (1, 27, 100)
-
-
-def _median_seconds(function: Callable[[], object], runs: int) -> float:
-    seconds = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        function()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds)
 
 
 def _value(megabytes: int) -> gmpy2.mpz:
@@ -92,15 +81,15 @@ def wire_table(runs: int = 5) -> list[dict[str, object]]:
             on_worker_pickled = pickle_client.submit(_value, megabytes, pure=False)
             assert pickle_client.gather(on_worker_pickled) == value
             seconds = {
-                "ours": _median_seconds(lambda v=value: _round_trip(v, ["dask"]), runs),
-                "pickle": _median_seconds(
+                "ours": median_seconds(lambda v=value: _round_trip(v, ["dask"]), runs),
+                "pickle": median_seconds(
                     lambda v=value: pickle.loads(pickle.dumps(v, protocol=5)), runs
                 ),
-                "socket": _median_seconds(lambda s=size: _socket_copy(s), runs),
-                "gather_ours": _median_seconds(
+                "socket": median_seconds(lambda s=size: _socket_copy(s), runs),
+                "gather_ours": median_seconds(
                     lambda f=on_worker: ours_client.gather(f), runs
                 ),
-                "gather_pickle": _median_seconds(
+                "gather_pickle": median_seconds(
                     lambda f=on_worker_pickled: pickle_client.gather(f), runs
                 ),
             }
