@@ -13,6 +13,11 @@ modulo ``compute.checks.MODULUS``. Before a run uses a file, this process reads
 it whole and checks both: a file truncated, damaged, or not written for its
 task is left out (its task runs again), and the run says so.
 
+Once a result is saved, the saved results it was made from, and that nothing
+else still needs, are removed: a resumed run would load it in their place. So
+the directory holds about one copy of the finished work, not one per level of
+its product tree.
+
 The directory must be one that this process and every worker see at the same
 path: this machine's for a LocalCluster, a shared file system for others.
 """
@@ -23,7 +28,7 @@ import contextlib
 import json
 import logging
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,11 +137,20 @@ def load(directory: str, key: str) -> object:
 
 
 def run_saved(
-    directory: str, key: str, function: object, *args: object, **kwargs: object
+    directory: str,
+    key: str,
+    superseded: tuple[str, ...],
+    function: object,
+    *args: object,
+    **kwargs: object,
 ) -> object:
-    """``function(*args)``, its result saved for ``key`` before it is returned."""
+    """``function(*args)``, its result saved for ``key`` before it is returned;
+    then the saved results of the ``superseded`` keys are removed."""
     value = function(*args, **kwargs)  # type: ignore[operator]
     save(directory, key, value)
+    for name in superseded:
+        with contextlib.suppress(FileNotFoundError):
+            (Path(directory) / f"{name}{_SUFFIX}").unlink()
     return value
 
 
@@ -221,6 +235,7 @@ def checkpointed(
             else:
                 good.add(key)
     changed: dict = {}
+    superseded = _superseded(needed, outputs, kept, loaded=good)
     for key in needed:
         task = tasks[key]
         if key in good:
@@ -232,6 +247,7 @@ def checkpointed(
                 run_saved,
                 str(directory),
                 str(key),
+                tuple(str(below) for below in superseded.get(key, ())),
                 task.func,
                 *task.args,
                 **task.kwargs,
@@ -267,6 +283,43 @@ def checkpointed_outputs(
             "s" * (loaded != 1),
         )
     return changed
+
+
+def _kept_below(tasks: dict, roots: Sequence[object], kept: Callable) -> set:
+    """The kept keys that ``roots`` depend on with no kept key in between."""
+    found, seen, pending = set(), set(), list(roots)
+    while pending:
+        for dependency in getattr(tasks[pending.pop()], "dependencies", ()):
+            if dependency in seen or dependency not in tasks:
+                continue
+            seen.add(dependency)
+            if kept(dependency):
+                found.add(dependency)
+            else:
+                pending.append(dependency)
+    return found
+
+
+def _superseded(
+    tasks: dict, outputs: Sequence[object], kept: Callable, loaded: set
+) -> dict:
+    """For each kept key, the kept keys whose saved results its own replaces.
+
+    Those are the kept keys right below it that no other kept key and no
+    output reaches but through it. A loaded result is never among them: its
+    loading task may run again (its worker lost), and it has nothing else to
+    compute it from.
+    """
+    below = {key: _kept_below(tasks, [key], kept) for key in tasks if kept(key)}
+    claims: dict = {}
+    for keys in below.values():
+        for key in keys:
+            claims[key] = claims.get(key, 0) + 1
+    held = _kept_below(tasks, [key for key in outputs if key in tasks], kept) | loaded
+    return {
+        key: [d for d in keys if claims[d] == 1 and d not in held]
+        for key, keys in below.items()
+    }
 
 
 def _needed(tasks: dict, outputs: Sequence[object], stop_at: set) -> dict:

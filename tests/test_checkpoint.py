@@ -12,6 +12,7 @@ from pathlib import Path
 import dask
 import gmpy2
 import pytest
+from dask._task_spec import Task, TaskRef
 
 import compute
 from compute import checkpoint
@@ -100,7 +101,8 @@ def test_a_distributed_product_saves_its_part_products(tmp_path, client, caplog)
         checkpoint.prepare(folder, f"{n}!")
         first = run_chunked_factorial(n, client, folder).to_mpz()
         stages = {path.name.rsplit("-", 2)[0] for path in _results(folder)}
-        assert stages == {"prime-power-product", "multiply", "part-product"}
+        # Each piece's file was removed once the product made from it was saved.
+        assert stages == {"multiply", "part-product"}
         caplog.set_level(logging.INFO, logger="compute")
         again = run_chunked_factorial(n, client, folder).to_mpz()
     assert first == again == gmpy2.fac(n)
@@ -140,6 +142,52 @@ def test_a_run_whose_workers_spill_saves_no_part_products(tmp_path):
         "prime-power-product",
         "multiply",
     }
+
+
+def _product(key: str, *below: str) -> Task:
+    return Task(key, gmpy2.mul, *(TaskRef(name) for name in below))
+
+
+def test_a_saved_result_replaces_the_saved_results_it_was_made_from(tmp_path):
+    """Kept on disk: only what a resumed run could still need."""
+    pieces = [f"prime-power-product-9-{i}" for i in range(5)]
+    tasks = {key: Task(key, gmpy2.fac, 10 + i) for i, key in enumerate(pieces)}
+    tasks |= {
+        # Two pieces, then their product, and a piece shared by two products.
+        "multiply-9-a": _product("multiply-9-a", pieces[0], pieces[1]),
+        "multiply-9-b": _product("multiply-9-b", pieces[2], pieces[3]),
+        "multiply-9-c": _product("multiply-9-c", pieces[3], pieces[4]),
+        "square-9-d": _product("square-9-d", "multiply-9-a", "multiply-9-a"),
+        # Not saved: a stage between a saved product and the output.
+        "toom-evaluation-9-e": _product("toom-evaluation-9-e", "multiply-9-b"),
+        "finalize-9-f": _product(
+            "finalize-9-f", "square-9-d", "toom-evaluation-9-e", "multiply-9-c"
+        ),
+    }
+    directory = str(tmp_path)
+    for key in pieces[:2]:
+        checkpoint.save(directory, key, gmpy2.fac(7))  # loaded, never removed
+    changed, resumed = checkpoint.checkpointed(tasks, ["finalize-9-f"], tmp_path)
+    assert sorted(resumed.loaded) == pieces[:2]
+    superseded = {
+        key: task.args[2]
+        for key, task in changed.items()
+        if getattr(task, "func", None) is checkpoint.run_saved
+    }
+    assert superseded == {
+        **dict.fromkeys(pieces[2:], ()),
+        "multiply-9-a": (),  # its pieces were loaded
+        "multiply-9-b": (pieces[2],),  # pieces[3] feeds multiply-9-c too
+        "multiply-9-c": (pieces[4],),
+        "square-9-d": ("multiply-9-a",),
+    }
+    checkpoint.save(directory, pieces[2], gmpy2.fac(12))
+    value = checkpoint.run_saved(
+        directory, "multiply-9-b", (pieces[2],), gmpy2.mul, 3, 4
+    )
+    assert value == 12
+    assert {path.stem for path in _results(tmp_path)} == {*pieces[:2], "multiply-9-b"}
+    assert checkpoint.load(directory, "multiply-9-b") == 12
 
 
 @pytest.mark.parametrize(
@@ -260,7 +308,8 @@ def test_a_lean_split_saves_its_square_forms_and_resumes(tmp_path, caplog):
         _saved_run(folder)
         saved = _results(folder)
         stages = sorted(path.name.rsplit("-", 1)[0] for path in saved)
-        assert stages == ["multiply-3000000"] + ["prime-power-product-3000000"] * 2
+        # The pieces' files went once their product was saved.
+        assert stages == ["multiply-3000000"]
         caplog.set_level(logging.INFO, logger="compute")
         assert compute.factorial(N, checkpoint=folder) == gmpy2.fac(N)
     # The multiply's saved product is all the squaring needs.
