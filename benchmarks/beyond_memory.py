@@ -72,6 +72,12 @@ class MemoryCgroup:
         name = "memory.max_usage_in_bytes" if self.v1 else "memory.peak"
         return int((self.path / name).read_text())
 
+    def oom_kills(self) -> int:
+        """Processes of the cgroup the kernel has killed for passing its limit."""
+        name = "memory.oom_control" if self.v1 else "memory.events"
+        lines = (self.path / name).read_text().splitlines()
+        return int(dict(line.split() for line in lines).get("oom_kill", 0))
+
     def members(self) -> list[int]:
         return [int(pid) for pid in (self.path / "cgroup.procs").read_text().split()]
 
@@ -192,10 +198,14 @@ def run(
         workers = _Workers(cgroup, worker_memory, work, env)
         env = {**env, "DASK_SCHEDULER_ADDRESS": workers.address}
     start = time.perf_counter()
-    process = subprocess.Popen(
-        cgroup.command(command), env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, cwd=work,
-    )  # fmt: skip
+    # Files, not pipes: a pipe read only at the end fills in a long run (its
+    # warnings) and blocks the command's writes, and with them its event loop.
+    stdout_path, stderr_path = work / "stdout.txt", work / "stderr.txt"
+    with stdout_path.open("w") as stdout_file, stderr_path.open("w") as stderr_file:
+        process = subprocess.Popen(
+            cgroup.command(command), env=env, stdout=stdout_file,
+            stderr=stderr_file, text=True, cwd=work,
+        )  # fmt: skip
     io: dict[int, tuple[int, int]] = {}
     stalled_before = _io_stalled()
     samples: list[tuple[float, int, int, int]] = []
@@ -224,8 +234,8 @@ def run(
             time.sleep(1.0)
         seconds = time.perf_counter() - start
         stalled = _io_stalled()
-        stdout, stderr = process.communicate(timeout=60)
-        kernel_peak = cgroup.peak()
+        process.wait(timeout=60)
+        kernel_peak, oom_kills = cgroup.peak(), cgroup.oom_kills()
     finally:
         if process.poll() is None:
             process.kill()
@@ -249,6 +259,7 @@ def run(
         "peak_resident_bytes": peak_resident,
         "peak_resident_share": peak_resident / psutil.virtual_memory().total,
         "kernel_peak_with_page_cache_bytes": kernel_peak,
+        "processes_killed_by_the_kernel": oom_kills,
         "peak_scratch_bytes": peak_scratch,
         "file_bytes": output.stat().st_size if output.exists() else None,
         "disk_read_bytes": sum(read for read, _ in io.values()),
@@ -256,8 +267,8 @@ def run(
         "io_stalled_share": {
             kind: (stalled[kind] - stalled_before[kind]) / seconds for kind in stalled
         },
-        "stdout": stdout.splitlines(),
-        "stderr": stderr.splitlines(),
+        "stdout": stdout_path.read_text().splitlines(),
+        "stderr": stderr_path.read_text().splitlines(),
         "left_in_scratch_bytes": folder_bytes(scratch / "dask-scratch-space") - before,
         "stage_profile": workers.profile if workers is not None else None,
         "samples": samples,
