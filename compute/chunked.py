@@ -30,7 +30,7 @@ from compute.output import (
     leading_of_log10,
     log10_scaled,
 )
-from compute.tasks import TaskGraph
+from compute.tasks import TaskGraph, submitting
 from compute.validate import as_mpz
 
 if TYPE_CHECKING:
@@ -120,7 +120,10 @@ class ChunkedInteger:
     @classmethod
     def submit(cls, output: toom_graph.ChunkedGraph, client: Client) -> ChunkedInteger:
         """The chunks of a graph's value, submitted to ``client``'s cluster."""
-        futures = client.get(items_first(output.graph.tasks), output.keys, sync=False)
+        with submitting():
+            futures = client.get(
+                items_first(output.graph.tasks), output.keys, sync=False
+            )
         return cls(futures, output.chunk_bits, client)
 
     @classmethod

@@ -34,6 +34,7 @@ from compute.capacity import in_process_threads
 from compute.config import setting
 from compute.kernels import releasing_gil
 from compute.progress import cluster_progress, local_progress
+from compute.tasks import submitting
 from compute.toom_graph import ChunkedGraph, Output
 
 if TYPE_CHECKING:
@@ -250,7 +251,8 @@ def _run_on_cluster(outputs: Sequence[Output], client: Client) -> list[object]:
     }
     if chunked:
         return _run_with_chunked(outputs, chunked, client)
-    futures = client.compute(list(outputs))
+    with submitting():
+        futures = client.compute(list(outputs))
     with cluster_work(client, futures):
         if len(futures) == 1:
             return client.gather(futures)

@@ -13,9 +13,11 @@ that way), so those are built key by key into one plain graph
 
 from __future__ import annotations
 
+import contextlib
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import dask.config
 from dask._task_spec import Task, TaskRef, parse_input
 from dask.base import tokenize
 from dask.delayed import Delayed, delayed
@@ -25,6 +27,19 @@ from dask.typing import Key
 # keys apart): a key of thousands of digits helps no one on the dashboard,
 # and Python's str() refuses ints above 4300 digits.
 _LABEL_BITS = 100
+
+
+@contextlib.contextmanager
+def submitting() -> Iterator[None]:
+    """Submit a graph of this package's tasks inside this.
+
+    Its tasks hold integers and names, no data, so its size grows with its
+    task count alone (3e9!: 15.3 MiB for some 100,000 tasks), and
+    distributed's warning about a large graph, whose advice is to load data
+    with Dask rather than embed it in the graph, has nothing to offer.
+    """
+    with dask.config.set({"distributed.admin.large-graph-warning-threshold": "1PiB"}):
+        yield
 
 
 def _prefix(stage: str, label: int) -> str:

@@ -8,6 +8,7 @@ import os
 import random
 import signal
 import time
+import warnings
 from fractions import Fraction
 
 import dask
@@ -281,6 +282,24 @@ def test_the_workers_write_a_chunked_value_into_its_file(
         write_result(held["zero"], tmp_path / "zero.hex", format="hex")
     assert (tmp_path / "zero.hex").read_bytes() == b"0\n"
     assert caplog.messages == []
+
+
+def test_no_warning_that_a_graph_is_large_for_the_package_s_own(client) -> None:
+    # Below the size of both graphs: the user's own, holding data, warns; the
+    # package's (2e6! spread: 110 KiB of tasks) does not, and the setting is
+    # the user's again once the package's calls return.
+    threshold = "distributed.admin.large-graph-warning-threshold"
+    with dask.config.set({threshold: "50kB", **SPREAD_EVERYTHING}):
+        with pytest.warns(UserWarning, match="Sending large graph of size"):
+            data = dask.delayed(len)(bytes(200_000))
+            assert client.compute(data).result(timeout=30) == 200_000
+        n = 2 * 10**6
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert compute.factorial(n, client=client) == gmpy2.fac(n)
+            held = compute.factorial_chunked(n, client=client)
+            assert held.to_mpz() == gmpy2.fac(n)
+        assert dask.config.get(threshold) == "50kB"
 
 
 def test_chunked_rejects_bad_input(chunked, client: Client) -> None:
