@@ -402,6 +402,9 @@ def run_chunked_factorial(
     if spills(result_bytes, worker_bytes, cluster_bytes, scratch):
         saved_stages = SPILLING_SAVED_STAGES
         plan_bytes = spill_task_bytes(worker_bytes)
+        from compute.worker_heaps import fix_worker_heaps  # imports distributed
+
+        fix_worker_heaps(client)
         logger.info(
             "%s! (about %s) does not fit the workers' memory: they spill its "
             "chunks to disk, each task planned within %s",

@@ -23,6 +23,7 @@ import compute
 from compute import toom, toom_graph
 from compute.result_file import write_result
 from compute.tasks import TaskGraph
+from compute.worker_heaps import fix_worker_heaps
 
 CHUNK_BITS = 128
 
@@ -338,6 +339,31 @@ def small_workers():
         Client(cluster, set_as_default=False) as client,
     ):
         yield client
+
+
+def _heap_fixes(dask_worker=None) -> tuple[bool, int]:
+    """Whether the worker has the plugin, and how often it fixed the heap."""
+    from compute.kernels import fix_heap_thresholds
+
+    info = fix_heap_thresholds.cache_info()
+    return "compute-fixed-heap-thresholds" in dask_worker.plugins, info.misses
+
+
+def test_workers_of_a_spilling_run_fix_their_heaps_those_joining_later_too() -> None:
+    with (
+        LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            memory_limit="1GiB",
+            dashboard_address=":0",
+        ) as cluster,
+        Client(cluster, set_as_default=False) as client,
+    ):
+        assert list(client.run(_heap_fixes).values()) == [(False, 0)]
+        fix_worker_heaps(client)
+        cluster.scale(2)
+        client.wait_for_workers(2, timeout=60)
+        assert list(client.run(_heap_fixes).values()) == [(True, 1), (True, 1)]
 
 
 @pytest.mark.parametrize("n", [200_000, 1_000_003])
