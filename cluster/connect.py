@@ -22,7 +22,7 @@ from cluster.config import (
     use_distributed_defaults,
 )
 from cluster.interrupts import (
-    in_helper_thread,
+    in_spawning_thread,
     quiet_abandoned_gathers,
     quiet_exit_after_interrupt,
     quiet_regathers,
@@ -182,7 +182,7 @@ def _start_local_cluster(local_cluster_kwargs: dict[str, Any]) -> Client:
         # first spawn starts multiprocessing's resource tracker, and that
         # unblocks SIGINT in the spawning thread afterwards: start it first.
         resource_tracker.ensure_running()
-        client = in_helper_thread(partial(Client, **options), sigint_blocked=True)
+        client = in_spawning_thread(partial(Client, **options))
     logger.info(
         "started a local Dask cluster of %d workers; dashboard: %s",
         len(client.scheduler_info(n_workers=-1)["workers"]),

@@ -18,25 +18,20 @@ import logging
 import signal
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import psutil
 
 _Result = TypeVar("_Result")
 
 
-def started_in_thread(
-    function: Callable[..., _Result], *args: Any, sigint_blocked: bool = False
-) -> Callable[[], _Result]:
-    """Start ``function(*args)`` in a daemon thread; return the wait for it.
-
-    The wait joins the thread in short steps, so that a Ctrl-C reaches a
-    waiting main thread at once (a long call in the main thread would hold
-    off Python's signal handling), then returns the result or raises the
-    thread's exception. An abandoned thread does not hold up the exit. With
-    ``sigint_blocked`` the thread, and every thread and process it starts,
-    has SIGINT blocked.
-    """
+def _thread_and_wait(
+    function: Callable[..., _Result], *args: Any, sigint_blocked: bool
+) -> tuple[threading.Thread, Callable[[], _Result]]:
     outcome: list[tuple[bool, Any]] = []
 
     def target() -> None:
@@ -58,15 +53,80 @@ def started_in_thread(
             raise value
         return value
 
-    return wait
+    return helper, wait
 
 
-def in_helper_thread(
-    function: Callable[..., _Result], *args: Any, sigint_blocked: bool = False
-) -> _Result:
+def started_in_thread(
+    function: Callable[..., _Result], *args: Any
+) -> Callable[[], _Result]:
+    """Start ``function(*args)`` in a daemon thread; return the wait for it.
+
+    The wait joins the thread in short steps, so that a Ctrl-C reaches a
+    waiting main thread at once (a long call in the main thread would hold
+    off Python's signal handling), then returns the result or raises the
+    thread's exception. An abandoned thread does not hold up the exit.
+    """
+    return _thread_and_wait(function, *args, sigint_blocked=False)[1]
+
+
+def in_helper_thread(function: Callable[..., _Result], *args: Any) -> _Result:
     """``function(*args)`` in a daemon thread, waited on so Ctrl-C gets through
     (see :func:`started_in_thread`)."""
-    return started_in_thread(function, *args, sigint_blocked=sigint_blocked)()
+    return started_in_thread(function, *args)()
+
+
+# How long a Ctrl-C during a start of worker processes waits for the start to
+# give up, killing what it spawns, before the process goes on to exit.
+SPAWN_STOP_SECONDS = 1.0
+
+
+def _spawned_children(known: set[int]) -> list[psutil.Process]:
+    """Children of this process started by multiprocessing, not in ``known``."""
+    import psutil  # as distributed, which starts them, does
+
+    spawned = []
+    for child in psutil.Process().children():
+        try:
+            if child.pid not in known and "--multiprocessing-fork" in child.cmdline():
+                spawned.append(child)
+        except psutil.Error:  # gone already
+            continue
+    return spawned
+
+
+def _kill_spawned_until_done(known: set[int], helper: threading.Thread) -> None:
+    import psutil
+
+    deadline = time.monotonic() + SPAWN_STOP_SECONDS
+    while True:
+        for child in _spawned_children(known):
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+        if not helper.is_alive() or time.monotonic() > deadline:
+            return
+        helper.join(0.01)
+
+
+def in_spawning_thread(function: Callable[..., _Result], *args: Any) -> _Result:
+    """``function(*args)``, which starts worker processes, in a daemon thread
+    that blocks SIGINT, so that they and every thread it starts do too (see
+    :func:`started_in_thread`).
+
+    A Ctrl-C meanwhile ends the wait at once. Before it goes on, the worker
+    processes started so far are killed, again and again until the thread
+    gives up (at most :data:`SPAWN_STOP_SECONDS`). A child whose start this
+    process had not yet sent it when it exits would print a traceback,
+    "EOFError: Ran out of input", to the terminal.
+    """
+    import psutil
+
+    known = {child.pid for child in psutil.Process().children()}
+    helper, wait = _thread_and_wait(function, *args, sigint_blocked=True)
+    try:
+        return wait()
+    except KeyboardInterrupt:
+        _kill_spawned_until_done(known, helper)
+        raise
 
 
 def quiet_for_exit() -> None:

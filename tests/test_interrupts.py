@@ -247,3 +247,46 @@ def test_the_quiet_exit_runs_before_distributed_closes_its_clusters(tmp_path):
     assert finished.returncode == 0, finished.stderr
     theirs, ours = map(int, finished.stdout.split())
     assert theirs < ours
+
+
+STALLED_SPAWN_SCRIPT = """
+import multiprocessing.spawn
+import multiprocessing.util
+import os
+import time
+
+from cluster.interrupts import in_spawning_thread
+
+
+def spawn_then_stall():
+    # multiprocessing's spawn start, stalled between the child's exec and the
+    # write of what the child reads first: the window a Ctrl-C can hit.
+    child_end, parent_end = os.pipe()
+    command = multiprocessing.spawn.get_command_line(pipe_handle=child_end)
+    executable = multiprocessing.spawn.get_executable()
+    pid = multiprocessing.util.spawnv_passfds(executable, command, [child_end])
+    print(pid, flush=True)
+    time.sleep(60)
+    os.close(parent_end)
+
+
+in_spawning_thread(spawn_then_stall)
+"""
+
+
+def test_ctrl_c_while_a_worker_process_is_spawned_leaves_no_child_traceback(
+    tmp_path,
+):
+    script = tmp_path / "spawn.py"
+    script.write_text(STALLED_SPAWN_SCRIPT)
+    process = start_interruptible([sys.executable, str(script)], clean_env(tmp_path))
+    try:
+        child = int(process.stdout.readline())
+        os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        kill_group(process)
+    assert process.returncode == -signal.SIGINT, stderr
+    assert stderr.splitlines()[-1] == "KeyboardInterrupt", stderr
+    assert stderr.count("Traceback") == 1, stderr
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == "zombie"
