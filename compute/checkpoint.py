@@ -38,6 +38,7 @@ from gmpy2 import mpz
 from compute.atomic_file import atomic_file
 from compute.checks import plain, residue
 from compute.kernels import SquareForm
+from compute.kernels.parts import Parts
 from compute.tasks import stage_of
 from compute.toom_graph import Output, with_tasks
 
@@ -128,7 +129,7 @@ def _read(path: Path, key: str) -> object:
             raise ValueError("it has bytes past its last item")
     if header.get("square_form"):
         return SquareForm(*items)
-    return tuple(items) if header["tuple"] else items[0]
+    return Parts(items) if header["tuple"] else items[0]
 
 
 def load(directory: str, key: str) -> object:

@@ -52,6 +52,7 @@ from gmpy2 import mpz
 from compute import kernels, toom
 from compute.config import setting
 from compute.kernels import SquareForm, releasing_gil
+from compute.kernels.parts import Parts
 from compute.tasks import stage_of
 from compute.toom_graph import Output, with_tasks
 
@@ -113,13 +114,13 @@ def plain(value: object) -> object:
     if isinstance(value, Hashed):
         return value.value
     if isinstance(value, tuple) and any(isinstance(item, Hashed) for item in value):
-        return tuple(plain(item) for item in value)
+        return Parts(plain(item) for item in value)
     return value
 
 
 def _hashed(value: object, residues: Any) -> object:
     if isinstance(value, tuple):
-        return tuple(Hashed(item, r) for item, r in zip(value, residues, strict=True))
+        return Parts(Hashed(item, r) for item, r in zip(value, residues, strict=True))
     return Hashed(value, residues)
 
 

@@ -39,6 +39,7 @@ import gmpy2
 from gmpy2 import mpz
 
 from compute.kernels import multiply, releasing_gil
+from compute.kernels.parts import Parts
 
 # Point "infinity" (the leading coefficients), among the evaluation points.
 INFINITY = None
@@ -120,7 +121,7 @@ def to_chunks(
             f"a value of {value.bit_length()} bits does not fit {count} chunks "
             f"of {chunk_bits} bits"
         )
-    return tuple(_halves(value, chunk_bits, count))
+    return Parts(_halves(value, chunk_bits, count))
 
 
 @releasing_gil
@@ -152,7 +153,7 @@ def cut(
 def signed_chunks(value: mpz, chunk_bits: int, count: int) -> tuple[mpz, ...]:
     """A signed ``value`` as ``count`` chunks, each carrying the value's sign."""
     magnitude = to_chunks(abs(value), chunk_bits, count)
-    return tuple(-chunk for chunk in magnitude) if value < 0 else magnitude
+    return Parts(-chunk for chunk in magnitude) if value < 0 else magnitude
 
 
 @releasing_gil
@@ -191,7 +192,7 @@ def evaluate_slice(ways: int, slices: Sequence[mpz]) -> tuple[mpz, ...]:
         for part in reversed(slices):  # Horner's rule in the point
             total = total * point + part
         values.append(total)
-    return tuple(values)
+    return Parts(values)
 
 
 def part_product(
@@ -225,7 +226,7 @@ def combine_rows(
 ) -> tuple[mpz, ...]:
     """``combine(row, chunks)`` for every row: one position's chunk of each
     ``D * c_i``, from the same position's chunk of every part product."""
-    return tuple(combine(row, chunks) for row in matrix)
+    return Parts(combine(row, chunks) for row in matrix)
 
 
 def carry_bound(matrix: Sequence[Sequence[int]]) -> int:

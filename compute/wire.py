@@ -20,7 +20,9 @@ serializer). On read the frame's length and CRC-32 are checked: a short or
 corrupt frame raises a ValueError instead of giving a wrong number.
 
 A value with its residue (:class:`compute.checks.Hashed`) travels the same
-way, its residue in the header.
+way, its residue in the header; a task's tuple of them
+(:class:`compute.kernels.parts.Parts`) item by item, and Dask sizes it by
+every item.
 
 Importing this module registers the serializer, and imports distributed:
 only the cluster path imports it. :func:`register_on` also registers it on
@@ -34,13 +36,16 @@ import pickle
 import sys
 import threading
 import zlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from dask.sizeof import sizeof
 from distributed.diagnostics.plugin import WorkerPlugin
 from distributed.protocol import dask_deserialize, dask_serialize
 from gmpy2 import mpz, xmpz
 
 from compute.checks import Hashed
+from compute.kernels.parts import Parts
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -138,6 +143,47 @@ def deserialize_hashed(header: dict[str, Any], frames: list[Any]) -> Hashed:
 
 dask_serialize.register(Hashed)(serialize_hashed)
 dask_deserialize.register(Hashed)(deserialize_hashed)
+
+_ITEM_SERIALIZERS: dict[type, Callable[[Any], tuple[dict[str, Any], list[Any]]]] = {
+    mpz: serialize_mpz,
+    Hashed: serialize_hashed,
+}
+
+
+def serialize_parts(value: Parts) -> tuple[dict[str, Any], list[memoryview | bytes]]:
+    """A :class:`compute.kernels.parts.Parts` of mpz or Hashed items: item by
+    item, as distributed sends a plain tuple; pickled if it holds anything else."""
+    if not all(type(item) in _ITEM_SERIALIZERS for item in value):
+        return {"parts": "pickle"}, [pickle.dumps(value, protocol=5)]
+    headers, frames = [], []
+    for item in value:
+        header, [frame] = _ITEM_SERIALIZERS[type(item)](item)
+        headers.append(header)
+        frames.append(frame)
+    return {"parts": headers, "compression": (False,) * len(frames)}, frames
+
+
+def deserialize_parts(header: dict[str, Any], frames: list[Any]) -> Parts:
+    """The Parts of ``header`` and ``frames``; a ValueError if they disagree."""
+    if header["parts"] == "pickle":
+        return pickle.loads(b"".join(frames))
+    if len(frames) != len(header["parts"]):
+        raise ValueError(
+            f"{len(frames)} frames for {len(header['parts'])} parts: the transfer "
+            "was cut short or corrupted"
+        )
+    return Parts(
+        deserialize_hashed(item, [frame])
+        if "hashed" in item
+        else deserialize_mpz(item, [frame])
+        for item, frame in zip(header["parts"], frames, strict=True)
+    )
+
+
+dask_serialize.register(Parts)(serialize_parts)
+dask_deserialize.register(Parts)(deserialize_parts)
+# Dask sizes a tuple from a sample of its items; a worker spills by that size.
+sizeof.register(Parts)(sys.getsizeof)
 
 
 class RegisterOnWorkers(WorkerPlugin):

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+
 import gmpy2
 import pytest
+from dask.sizeof import sizeof
 from distributed.protocol import deserialize, serialize
 from gmpy2 import mpz
 
 import compute
-from compute import wire
+from compute import toom, wire
+from compute.checks import Hashed
+from compute.kernels.parts import Parts
 
 VALUES = [
     mpz(0),
@@ -96,3 +101,56 @@ def test_the_cluster_path_uses_it_on_every_worker(client):
         return dask_serialize.dispatch(mpz) is wire.serialize_mpz
 
     assert set(client.run(registered).values()) == {True}
+
+
+def _chunks_of_unequal_size() -> Parts:
+    # A product's top chunks are short or empty: Dask's sample of ten items
+    # misjudges such a tuple.
+    return Parts([gmpy2.fac(20_000)] * 3 + [mpz(0)] * 27 + [mpz(-5)])
+
+
+def test_a_tuple_of_parts_is_sized_by_every_item():
+    parts = _chunks_of_unequal_size()
+    whole = sum(sys.getsizeof(item) for item in parts)
+    assert sizeof(parts) >= whole
+    assert sizeof(parts) < whole + 1000
+    hashed = Hashed(parts, 7)
+    assert sizeof(hashed) >= whole
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        Parts(VALUES),
+        Parts(Hashed(value, index) for index, value in enumerate(VALUES)),
+        Parts(()),
+    ],
+    ids=["mpz", "hashed", "empty"],
+)
+def test_a_tuple_of_parts_goes_item_by_item_in_one_frame_each(parts):
+    header, frames = serialize(parts, serializers=["dask"], on_error="raise")
+    assert header["serializer"] == "dask"
+    assert len(frames) == len(parts)
+    back = deserialize(header, frames)
+    assert type(back) is Parts
+    assert back == parts
+
+
+def test_a_tuple_of_parts_holding_other_items_is_pickled():
+    parts = Parts([mpz(3), "three"])
+    header, frames = wire.serialize_parts(parts)
+    assert header == {"parts": "pickle"}
+    assert wire.deserialize_parts(header, frames) == parts
+
+
+def test_a_tuple_of_parts_missing_a_frame_is_refused():
+    header, frames = wire.serialize_parts(Parts(VALUES[:3]))
+    with pytest.raises(ValueError, match="2 frames for 3 parts"):
+        wire.deserialize_parts(header, frames[:2])
+
+
+def test_tasks_return_their_chunks_as_parts():
+    chunks = toom.to_chunks(gmpy2.fac(10_000), 64 * 256, 10)
+    assert type(chunks) is Parts
+    assert type(toom.signed_chunks(-gmpy2.fac(10_000), 64 * 256, 10)) is Parts
+    assert type(toom.evaluate_slice(3, chunks[:3])) is Parts

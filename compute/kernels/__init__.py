@@ -21,7 +21,8 @@ range-product tree. The modules, by concern:
 - :mod:`.heap`: glibc's heap thresholds and trimming;
 - :mod:`.square_form`: a lean split's ``root**2 * odd`` and its last step;
 - :mod:`.small`: values too small to split, and walks of factorials;
-- :mod:`.decimal_parts`: the steps of a decimal conversion.
+- :mod:`.decimal_parts`: the steps of a decimal conversion;
+- :mod:`.parts`: a task's tuple of chunks, sized by every item.
 
 The names the graphs use are importable from here.
 """
