@@ -66,9 +66,11 @@ def factorial(
     >>> import compute, tempfile, os
     >>> compute.factorial(20)
     mpz(2432902008176640000)
-    >>> folder = os.path.join(tempfile.mkdtemp(), "run")
+    >>> scratch = tempfile.TemporaryDirectory()
+    >>> folder = os.path.join(scratch.name, "run")
     >>> compute.factorial(30, checkpoint=folder) == compute.factorial(30)
     True
+    >>> scratch.cleanup()
     """
     n = as_count(n)
     if checkpoint is None:

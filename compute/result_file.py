@@ -188,10 +188,12 @@ def write_result(
     Examples
     --------
     >>> import compute, gmpy2, tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "30.txt")
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(folder.name, "30.txt")
     >>> _ = compute.write_result(gmpy2.fac(30), path)
     >>> open(path).read()
     '265252859812191058636308480000000\\n'
+    >>> folder.cleanup()
     """
     target = check_output(path, format)
     if isinstance(value, ChunkedInteger):
@@ -272,10 +274,12 @@ def read_result(path: str | os.PathLike[str], *, format: str = "dec") -> mpz:
     Examples
     --------
     >>> import compute, gmpy2, tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "30.bin")
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(folder.name, "30.bin")
     >>> _ = compute.write_result(gmpy2.fac(30), path, format="bin")
     >>> compute.read_result(path, format="bin") == gmpy2.fac(30)
     True
+    >>> folder.cleanup()
     """
     _check_format(format)
     path = Path(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import decimal
 import re
+import subprocess
 import sys
 
 import dask.config
@@ -231,6 +232,45 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         raise RuntimeError("conversion failed")
     assert path.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["result.txt"]
+
+
+ABANDONED_WRITER = """
+import sys
+import threading
+from pathlib import Path
+
+from compute.atomic_file import atomic_file
+
+entered = threading.Event()
+
+
+def write_forever():
+    with atomic_file(Path(sys.argv[1])) as handle:
+        handle.write(b"123")
+        entered.set()
+        threading.Event().wait()  # as a writer the process's exit abandons
+
+
+threading.Thread(target=write_forever, daemon=True).start()
+entered.wait(timeout=30)
+"""
+
+
+def test_a_file_whose_writer_the_exit_abandons_leaves_no_temporary(tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    script = tmp_path / "abandon.py"
+    script.write_text(ABANDONED_WRITER)
+    finished = subprocess.run(
+        [sys.executable, str(script), str(folder / "result.bin")],
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stderr == ""
+    assert list(folder.iterdir()) == []
 
 
 def test_a_written_file_has_the_usual_permissions(tmp_path):
