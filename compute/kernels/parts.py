@@ -2,7 +2,7 @@
 
 A task that returns several chunks returns them as one tuple. Dask sizes a
 tuple of more than ten items from a sample of ten, and chunks differ in size
-(a product's top chunks are short or empty): 5e7!'s part products were
+(a product's top chunks are short or empty): 1e8!'s part products were
 counted at 0.69-1.08x their bytes, so a worker spilled too little and took
 the rest for unmanaged memory. :class:`Parts` counts every item; the cluster
 path registers it with Dask's ``sizeof`` and serializers (:mod:`compute.wire`).
