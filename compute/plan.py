@@ -140,6 +140,20 @@ def spread_for(
     return Spread(tuple(ways), toom_graph.default_chunk_bits())
 
 
+def _pieces_for_leaves(pieces: int, leaves: int) -> int:
+    """At least ``pieces``, a power-of-two multiple of a spread's ``leaves``.
+
+    Below a spread, a balanced tree of products pairs the pieces down to the
+    spread's leaves, each planned as ``1/leaves`` of the product. Any other
+    count leaves fewer, larger values: 3e9! as 42 pieces gave 11 values of up
+    to 1.09 GB where 16 of 0.70 GB were planned, and their two-thread
+    products grew a worker by 6.65 GB against a plan of 6.17 GB.
+    """
+    if pieces <= leaves:
+        return leaves
+    return leaves * 2 ** math.ceil(math.log2(pieces / leaves))
+
+
 def _lean_heap_threshold() -> int | None:
     """``compute.lean-heap-threshold`` in bytes, or None."""
     threshold = setting("lean-heap-threshold")
@@ -176,6 +190,9 @@ def split_for(
         fitting = math.ceil(2 * working_bytes(split.product.bytes) / worker_bytes)
         pieces = max(split.pieces, threads * math.ceil(fitting / threads))
         spread_at = spread_for(split.product, threads, worker_bytes, pieces)
+        if spread_at is None:
+            return split
+        pieces = _pieces_for_leaves(pieces, 2 ** len(spread_at.ways))
         return dataclasses.replace(split, pieces=pieces, spread=spread_at)
     memory = machine_bytes() if worker_bytes is None else worker_bytes
     if needs_lean(split.product.bytes, memory):

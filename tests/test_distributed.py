@@ -459,6 +459,44 @@ def test_spread_only_where_needed() -> None:
         assert len(split_for(10**9, 64, 1e12).spread.ways) >= 3
 
 
+@pytest.mark.parametrize(
+    ("n", "threads", "worker_bytes"),
+    [
+        (3 * 10**9, 2, 6.17e9),  # 3e9! spilling on this machine's two workers
+        (10**9, 2, 10.1e9),
+        (10**9, 2, 1.88e9),
+        (5 * 10**8, 2, 1.63e9),
+        (10**8, 2, 0.387e9),
+        (10**8, 3, 0.387e9),
+        (5 * 10**7, 2, 0.3e9),
+        (10**8, 16, 1.2638e9),
+        (10**10, 64, 10e9),
+    ],
+)
+def test_the_pieces_below_a_spread_pair_down_to_its_leaves(
+    n: int, threads: int, worker_bytes: float
+) -> None:
+    """The tree below a spread ends in one value per leaf (2 ** levels), none
+    more than 10% above its planned share: 3e9! as 42 pieces ended in 11
+    values of up to 1.09 GB where 16 of 0.70 GB were planned, and a worker
+    grew past its plan while it multiplied them."""
+    from compute.kernels import piece_bits, tree_level
+    from compute.plan import split_for
+
+    split = split_for(n, threads, worker_bytes)
+    assert split is not None and split.spread is not None
+    leaves = 2 ** len(split.spread.ways)
+    product = split.product
+    bits = piece_bits(
+        product.limit, split.pieces, split.blocks_per_piece, product.prime_terms
+    )
+    while len(bits) > leaves:
+        bits = tree_level(bits, operator.add)
+    assert len(bits) == leaves, (split.pieces, leaves)
+    assert max(bits) <= 1.1 * sum(bits) / leaves
+    assert split.pieces >= threads
+
+
 def test_below_a_level_spread_for_memory_levels_are_spread_for_speed() -> None:
     """1e8! on 16 one-thread workers of 1.264 GB usable: the top product must
     be spread; the two levels below it are spread too (products estimated
