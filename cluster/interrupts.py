@@ -31,8 +31,16 @@ _Result = TypeVar("_Result")
 
 def _thread_and_wait(
     function: Callable[..., _Result], *args: Any, sigint_blocked: bool
-) -> tuple[threading.Thread, Callable[[], _Result]]:
+) -> tuple[threading.Thread, threading.Event, Callable[[], _Result]]:
+    """A daemon thread for ``function(*args)``, not yet started; the event it
+    sets when done; and the wait for its outcome.
+
+    Done is told by the event, not by ``Thread.is_alive``: a Ctrl-C that
+    interrupts ``join`` leaves CPython 3.11 taking a running thread for
+    stopped (``_wait_for_tstate_lock`` releases the lock the thread holds).
+    """
     outcome: list[tuple[bool, Any]] = []
+    finished = threading.Event()
 
     def target() -> None:
         if sigint_blocked:
@@ -41,19 +49,20 @@ def _thread_and_wait(
             outcome.append((True, function(*args)))
         except BaseException as error:  # handed to the waiting thread
             outcome.append((False, error))
+        finally:
+            finished.set()
 
     helper = threading.Thread(target=target, daemon=True)
-    helper.start()
 
     def wait() -> _Result:
-        while helper.is_alive():
-            helper.join(0.05)
+        while not finished.wait(0.05):
+            pass
         succeeded, value = outcome[0]
         if not succeeded:
             raise value
         return value
 
-    return helper, wait
+    return helper, finished, wait
 
 
 def started_in_thread(
@@ -66,7 +75,9 @@ def started_in_thread(
     off Python's signal handling), then returns the result or raises the
     thread's exception. An abandoned thread does not hold up the exit.
     """
-    return _thread_and_wait(function, *args, sigint_blocked=False)[1]
+    helper, _, wait = _thread_and_wait(function, *args, sigint_blocked=False)
+    helper.start()
+    return wait
 
 
 def in_helper_thread(function: Callable[..., _Result], *args: Any) -> _Result:
@@ -94,17 +105,19 @@ def _spawned_children(known: set[int]) -> list[psutil.Process]:
     return spawned
 
 
-def _kill_spawned_until_done(known: set[int], helper: threading.Thread) -> None:
+def _kill_spawned_until_done(known: set[int], finished: threading.Event) -> None:
     import psutil
 
     deadline = time.monotonic() + SPAWN_STOP_SECONDS
     while True:
+        # A child is told by its command line, which it has only once it
+        # has executed: a pass may come too early for a child just forked.
         for child in _spawned_children(known):
             with contextlib.suppress(psutil.Error):
                 child.kill()
-        if not helper.is_alive() or time.monotonic() > deadline:
+        if finished.is_set() or time.monotonic() > deadline:
             return
-        helper.join(0.01)
+        finished.wait(0.01)
 
 
 def in_spawning_thread(function: Callable[..., _Result], *args: Any) -> _Result:
@@ -121,11 +134,14 @@ def in_spawning_thread(function: Callable[..., _Result], *args: Any) -> _Result:
     import psutil
 
     known = {child.pid for child in psutil.Process().children()}
-    helper, wait = _thread_and_wait(function, *args, sigint_blocked=True)
+    helper, finished, wait = _thread_and_wait(function, *args, sigint_blocked=True)
     try:
+        # Started inside the try: a Ctrl-C can land while the start waits
+        # for the thread to run, and the thread spawns all the same.
+        helper.start()
         return wait()
     except KeyboardInterrupt:
-        _kill_spawned_until_done(known, helper)
+        _kill_spawned_until_done(known, finished)
         raise
 
 

@@ -21,6 +21,7 @@ from dask._task_spec import Task
 from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 from gmpy2 import mpz
 
+from cluster.shared import note_interrupt
 from compute import toom, toom_graph
 from compute.checks import checked_outputs
 from compute.output import (
@@ -310,11 +311,21 @@ class ChunkedInteger:
             yield chunk.to_bytes(size, "big")
 
     def wait(self, timeout: float | None = None) -> ChunkedInteger:
-        """Block until every chunk is computed (or ``timeout`` seconds pass)."""
+        """Block until every chunk is computed (or ``timeout`` seconds pass).
+
+        A Ctrl-C here marks the shared client's cluster as interrupted
+        (:func:`cluster.shared.note_interrupt`): at exit its busy workers are
+        stopped at once rather than closed politely, which would log a
+        WARNING for each task the close cut off.
+        """
         from distributed import wait
 
-        with self.client.as_current():
-            wait(self.chunks, timeout=timeout)
+        try:
+            with self.client.as_current():
+                wait(self.chunks, timeout=timeout)
+        except KeyboardInterrupt:
+            note_interrupt(self.client)
+            raise
         return self
 
     def release(self) -> None:
