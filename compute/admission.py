@@ -1,19 +1,20 @@
-"""Admission: work is refused on memory grounds before anything is sent.
+"""Admission: work is refused on memory or disk grounds before anything is sent.
 
 Each result's estimated size, and the working memory to compute it
 (:mod:`compute.cost`), are checked against where it would run: one worker,
 all the workers when a value may be spread over them, and this process,
-which receives every result. The messages name the value, the figures and
-the place.
+which receives every result; files to be written, against their disks. The
+messages name the value, the figures and the place.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NamedTuple
 
-from compute.capacity import machine_bytes, spill_task_bytes
+from compute.capacity import disk_free_bytes, machine_bytes, spill_task_bytes
 from compute.cost import (
     MAX_WAYS,
     can_spread,
@@ -40,6 +41,43 @@ class ResultSize(NamedTuple):
     subject: str  # what it is: "n = 5", "binomial(10, 3) at position 2"
     noun: str  # how to refer to its value: "its factorial", "the result"
     bytes: float  # its estimated size
+
+
+class DiskNeed(NamedTuple):
+    """A file a run will write, as the disk check weighs it."""
+
+    what: str  # "3000000000! as bin file f.bin", "its checkpoint .f.bin.checkpoint"
+    folder: Path  # where it goes
+    bytes: float  # its estimated size, at most
+
+
+def check_disk_room(needs: Sequence[DiskNeed]) -> None:
+    """Refuse files that would not fit their disks together, before any work.
+
+    Files on the same disk are counted together: a run's output file and its
+    checkpoint are both there at its end.
+
+    Raises
+    ------
+    ValueError
+        Naming the files, what they need together and what the disk has free.
+    """
+    by_disk: dict[int, tuple[float, list[DiskNeed]]] = {}
+    for need in needs:
+        device, free = disk_free_bytes(need.folder)
+        by_disk.setdefault(device, (free, []))[1].append(need)
+    for free, on_disk in by_disk.values():
+        total = sum(need.bytes for need in on_disk)
+        if total > free:
+            named = [f"{need.what} ({format_bytes(need.bytes)})" for need in on_disk]
+            files = " and ".join(
+                [", ".join(named[:-1]), named[-1]] if named[:-1] else named
+            )
+            raise ValueError(
+                f"not enough free disk for {files}: {format_bytes(total)} needed on "
+                f"the disk of {on_disk[0].folder}, which has {format_bytes(free)} "
+                "free"
+            )
 
 
 def format_bytes(size: float) -> str:

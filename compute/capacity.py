@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import dask.config
@@ -153,7 +154,7 @@ def _configured_scratch() -> float:
     return math.inf if space == "auto" else float(dask.utils.parse_bytes(space))
 
 
-def _free_bytes(directory: str) -> tuple[int, float]:
+def disk_free_bytes(directory: str | os.PathLike[str]) -> tuple[int, float]:
     """The device of ``directory`` (or of its nearest existing parent) and its
     free bytes."""
     path = os.path.abspath(directory)
@@ -162,18 +163,26 @@ def _free_bytes(directory: str) -> tuple[int, float]:
     return os.stat(path).st_dev, float(shutil.disk_usage(path).free)
 
 
-def local_scratch_bytes() -> float:
+def local_scratch_bytes(
+    reserved: Sequence[tuple[str | os.PathLike[str], float]] = (),
+) -> float:
     """Scratch space of the LocalCluster ``cluster.connect`` would start:
     ``compute.scratch-space``, at most the free space of
-    :func:`scratch_directory`."""
+    :func:`scratch_directory` less what the ``reserved`` files (their
+    folder, their bytes) will take on the same disk (a run's output file and
+    checkpoint)."""
     configured = _configured_scratch()
     if not configured:
         return 0.0
-    return min(configured, _free_bytes(scratch_directory())[1])
+    device, free = disk_free_bytes(scratch_directory())
+    free -= sum(
+        size for folder, size in reserved if disk_free_bytes(folder)[0] == device
+    )
+    return min(configured, max(free, 0.0))
 
 
 def _worker_disk(dask_worker: Worker) -> tuple[str, int, float]:
-    return (dask_worker.ip, *_free_bytes(dask_worker.local_directory))
+    return (dask_worker.ip, *disk_free_bytes(dask_worker.local_directory))
 
 
 def cluster_scratch_bytes(client: Client) -> float:

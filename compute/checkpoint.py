@@ -344,6 +344,17 @@ def saved_files(directory: Path) -> Iterator[Path]:
             yield path
 
 
+def kept_bytes(directory: Path) -> int:
+    """Bytes of the files a run keeps in ``directory`` (0 if it does not exist)."""
+    if not directory.is_dir():
+        return 0
+    total = 0
+    for path in saved_files(directory):
+        with contextlib.suppress(FileNotFoundError):
+            total += path.stat().st_size
+    return total
+
+
 def remove(directory: Path) -> None:
     """Remove the run's files, and the directory if nothing else is in it."""
     for path in list(saved_files(directory)):

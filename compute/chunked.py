@@ -314,7 +314,7 @@ class ChunkedInteger:
         """Block until every chunk is computed (or ``timeout`` seconds pass).
 
         A Ctrl-C here marks the shared client's cluster as interrupted
-        (:func:`cluster.shared.note_interrupt`): at exit its busy workers are
+        (``cluster.shared.note_interrupt``): at exit its busy workers are
         stopped at once rather than closed politely, which would log a
         WARNING for each task the close cut off.
         """

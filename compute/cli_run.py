@@ -23,12 +23,12 @@ from gmpy2 import mpz
 from cluster import connect, scheduler_address
 from cluster.shared import stop_local_workers
 from compute import checkpoint
-from compute.admission import check_fits_here
+from compute.admission import DiskNeed, check_disk_room, check_fits_here
 from compute.chunked import ChunkedInteger
 from compute.cli_input import expanded
 from compute.combinatorics import digit_count_of, requested_product
 from compute.config import setting
-from compute.cost import factorial_seconds
+from compute.cost import factorial_bits, factorial_bytes, factorial_seconds
 from compute.decimal_conversion import decimal_chunks
 from compute.engine import (
     check_products_here,
@@ -43,7 +43,7 @@ from compute.factorial_digits import factorial_digit_count
 from compute.output import describe_factorial, describe_value
 from compute.plan import batch_seconds, products_seconds
 from compute.products import KINDS, Kind
-from compute.result_file import check_output, write_result
+from compute.result_file import check_output, file_bytes, write_result
 from compute.validate import as_count, as_counts, shown_integer
 
 if TYPE_CHECKING:
@@ -215,14 +215,18 @@ def run_factorials(arguments: argparse.Namespace) -> int:
             print(mpz(factorial_digit_count(n)))  # no 4300-digit limit, as for str()
         return 0
     status = sys.stderr  # stdout carries only the results
-    # A value written from its chunks may spill them to the workers' disks.
+    disk_needs = _disk_needs(ns, outputs, arguments.checkpoint)
+    # A value written from its chunks may spill them to the workers' disks,
+    # beside the run's own files.
     chunked = _streams_chunks(ns, ns, outputs)
+    reserved = [(need.folder, need.bytes) for need in disk_needs]
     fitting, refused = _refusals(
         list(dict.fromkeys(ns)),
         outputs,
-        lambda n: factorial_refusal(n, chunked),
+        lambda n: factorial_refusal(n, chunked, reserved),
         lambda n: check_fits_here([n], positions=False, spread=True),
     )
+    check_disk_room(disk_needs)  # the files of values that fit memory
     for n, reason in refused.items():
         print(
             f"{shown_integer(n)}! not computed ({reason}); "
@@ -267,15 +271,51 @@ def _run_directory(
     if len(fitting) != 1:
         return None
     n = fitting[0]
-    if option is not None:
-        directory = Path(option)
-    elif outputs.paths and factorial_seconds(n) >= setting("checkpoint-seconds"):
-        path = Path(outputs.paths[n])
-        directory = path.parent / f".{path.name}.checkpoint"
-    else:
-        return None
-    checkpoint.prepare(directory, f"{n}!")
+    directory = _checkpoint_directory(option, n, outputs)
+    if directory is not None:
+        checkpoint.prepare(directory, f"{n}!")
     return directory
+
+
+def _checkpoint_directory(option: str | None, n: int, outputs: Outputs) -> Path | None:
+    """Where the run of ``n!`` alone keeps its finished work, or None."""
+    if option is not None:
+        return Path(option)
+    if outputs.paths and factorial_seconds(n) >= setting("checkpoint-seconds"):
+        path = Path(outputs.paths[n])
+        return path.parent / f".{path.name}.checkpoint"
+    return None
+
+
+def _disk_needs(
+    ns: list[int], outputs: Outputs, checkpoint_option: str | None
+) -> list[DiskNeed]:
+    """The files the run of ``ns`` writes, each at most its estimated size.
+
+    A checkpoint holds about one copy of the finished work
+    (:mod:`compute.checkpoint`): the result's size, less what it holds already.
+    """
+    needs = [
+        DiskNeed(
+            f"{shown_integer(n)}! as {outputs.format} file {outputs.paths[n]}",
+            Path(outputs.paths[n]).parent,
+            file_bytes(factorial_bits(n), outputs.format),
+        )
+        for n in dict.fromkeys(ns)
+        if n in outputs.paths
+    ]
+    if len(set(ns)) == 1:
+        directory = _checkpoint_directory(checkpoint_option, ns[0], outputs)
+        if directory is not None:
+            kept = checkpoint.kept_bytes(directory)
+            needs.append(
+                DiskNeed(
+                    f"its checkpoint {directory}",
+                    directory.parent,
+                    max(factorial_bytes(ns[0]) - kept, 0.0),
+                )
+            )
+    return needs
 
 
 def _compute(
@@ -400,6 +440,16 @@ def run_product(kind: Kind, arguments: argparse.Namespace) -> int:
         outputs,
         product_refusal,
         lambda key: check_products_here([key], positions=False),
+    )
+    check_disk_room(
+        [
+            DiskNeed(
+                f"{product.label} as {outputs.format} file {path}",
+                Path(path).parent,
+                file_bytes(product.bits, outputs.format),
+            )
+            for path in outputs.paths.values()
+        ]
     )
     if refused:
         print(f"{product.label} not computed ({refused[product]})", file=status)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -189,21 +190,26 @@ def _refusal_before_any_cluster(
     return None
 
 
-def factorial_refusal(n: int, chunked: bool = False) -> str | None:
+def factorial_refusal(
+    n: int,
+    chunked: bool = False,
+    reserved: Sequence[tuple[str | os.PathLike[str], float]] = (),
+) -> str | None:
     """Why ``n!`` would be refused with no client given, or None if it would run.
 
     For the command line, which prints a summary instead; decided before any
     cluster is started (see :func:`_refusal_before_any_cluster`). A
     ``chunked`` result (:func:`run_chunked_factorial`) never comes whole to
     this process, and may also fill the LocalCluster's scratch disk
-    (:func:`compute.capacity.local_scratch_bytes`).
+    (:func:`compute.capacity.local_scratch_bytes`), less what the run's own
+    ``reserved`` files (folder, bytes) will take there.
     """
     if not chunked:
         try:
             check_fits_here([n], positions=False, spread=True)
         except ValueError as refusal:
             return str(refusal)
-    scratch = local_scratch_bytes() if chunked else 0.0
+    scratch = local_scratch_bytes(reserved) if chunked else 0.0
     check = _factorials_check(
         [n],
         positions=False,

@@ -15,6 +15,7 @@ under the final name.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -108,6 +109,19 @@ class _WriteProgress:
     def fraction(self) -> float:
         written = min(self.written / self.total, 1.0)
         return self.share * self.converted + (1 - self.share) * written
+
+
+def file_bytes(bits: float, format: str) -> float:
+    """Estimated bytes of a file of a non-negative value of ``bits`` bits in
+    ``format``, a little above its size (sign and newline included)."""
+    _check_format(format)
+    if math.isinf(bits):
+        return math.inf
+    if format == "bin":
+        return math.ceil(bits / 8)
+    if format == "hex":
+        return math.ceil(bits / 4) + 1
+    return math.ceil(bits * math.log10(2)) + 2
 
 
 def _encoded_size(value: mpz, format: str) -> int:

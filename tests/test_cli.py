@@ -83,6 +83,61 @@ def test_bad_arguments_get_a_usage_message_and_exit_2(env, args, message):
     assert finished.stdout == ""
 
 
+def on_a_small_disk(
+    folder: Path, size: str, command: str, env: dict[str, str]
+) -> subprocess.CompletedProcess:
+    """``command`` (a shell line) with a tmpfs of ``size`` mounted on ``folder``
+    in a mount namespace of its own: the disk is gone when the command ends."""
+    folder.mkdir()
+    mounted = f"mount -t tmpfs -o size={size} compute-test-disk {folder} && {command}"
+    namespace = ["unshare", "--user", "--map-root-user", "--mount"]
+    return run_cli([*namespace, "sh", "-c", mounted], env)
+
+
+def test_a_file_its_disk_cannot_hold_is_refused_before_any_work(env, tmp_path):
+    """200000! has 973,351 digits: its decimal file does not fit 256 KiB."""
+    disk = tmp_path / "disk"
+    finished = on_a_small_disk(
+        disk,
+        "256k",
+        f"{COMPUTE} factorial 200000 --output {disk}/f.txt; echo exit $?; ls -A {disk}",
+        env,
+    )
+    assert finished.stdout == "exit 2\n", finished.stdout  # and nothing written
+    assert finished.stderr.splitlines()[-1] == (
+        f"compute factorial: error: not enough free disk for 200000! as dec file "
+        f"{disk}/f.txt (973 kB): 973 kB needed on the disk of {disk}, which has "
+        "262 kB free"
+    )
+    fits = on_a_small_disk(
+        tmp_path / "larger",
+        "1100k",
+        f"{COMPUTE} factorial 200000 --output {tmp_path}/larger/f.txt "
+        f"&& cat {tmp_path}/larger/f.txt",
+        env,
+    )
+    assert fits.returncode == 0, fits.stderr
+    assert fits.stdout.splitlines()[-1] == gmpy2.fac(200000).digits()
+
+
+def test_a_checkpoint_on_the_disk_of_the_file_is_counted_with_it(env, tmp_path):
+    """The file (973 kB) fits 1100 KiB alone; with a checkpoint of up to the
+    result's 404 kB beside it, it does not."""
+    disk = tmp_path / "disk"
+    finished = on_a_small_disk(
+        disk,
+        "1100k",
+        f"{COMPUTE} factorial 200000 --output {disk}/f.txt --checkpoint {disk}/ck",
+        env,
+    )
+    assert finished.returncode == 2, finished.stderr
+    assert finished.stderr.splitlines()[-1] == (
+        f"compute factorial: error: not enough free disk for 200000! as dec file "
+        f"{disk}/f.txt (973 kB) and its checkpoint {disk}/ck (404 kB): 1.38 MB "
+        f"needed on the disk of {disk}, which has 1.13 MB free"
+    )
+
+
 def test_an_unreachable_scheduler_exits_1_naming_it(env):
     env["DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT"] = "2s"
     address = "tcp://127.0.0.9:9"

@@ -203,6 +203,19 @@ def test_scratch_space_caps_the_free_disk() -> None:
         assert local_scratch_bytes() == 0.0
 
 
+def test_scratch_leaves_room_for_the_runs_own_files_on_its_disk(tmp_path) -> None:
+    """A run's output file and checkpoint, on the scratch disk, are taken from
+    its free space; on another disk (/proc here), they are not."""
+    with dask.config.set({"temporary-directory": str(tmp_path)}):
+        free = shutil.disk_usage(tmp_path).free
+        assert free > 2e9
+        left = local_scratch_bytes([(tmp_path / "out", 1e9), (tmp_path, 0.5e9)])
+        assert left == pytest.approx(free - 1.5e9, abs=50e6)  # others write too
+        elsewhere = local_scratch_bytes([("/proc", 1e9)])
+        assert elsewhere == pytest.approx(free, abs=50e6)
+        assert local_scratch_bytes([(tmp_path, 2 * free)]) == 0.0
+
+
 def test_a_factorial_too_large_for_this_process_names_the_chunked_route() -> None:
     with pytest.raises(ValueError) as refused:
         check_fits([10**6], 1e12, 1e5, "x", positions=False)
