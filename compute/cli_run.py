@@ -287,6 +287,15 @@ def _checkpoint_directory(option: str | None, n: int, outputs: Outputs) -> Path 
     return None
 
 
+def _file_need(label: str, path: str, bits: float, outputs: Outputs) -> DiskNeed:
+    """The output file of a value of ``bits`` bits, as the disk check weighs it."""
+    return DiskNeed(
+        f"{label} as {outputs.format} file {path}",
+        Path(path).parent,
+        file_bytes(bits, outputs.format),
+    )
+
+
 def _disk_needs(
     ns: list[int], outputs: Outputs, checkpoint_option: str | None
 ) -> list[DiskNeed]:
@@ -296,11 +305,7 @@ def _disk_needs(
     (:mod:`compute.checkpoint`): the result's size, less what it holds already.
     """
     needs = [
-        DiskNeed(
-            f"{shown_integer(n)}! as {outputs.format} file {outputs.paths[n]}",
-            Path(outputs.paths[n]).parent,
-            file_bytes(factorial_bits(n), outputs.format),
-        )
+        _file_need(f"{shown_integer(n)}!", outputs.paths[n], factorial_bits(n), outputs)
         for n in dict.fromkeys(ns)
         if n in outputs.paths
     ]
@@ -443,11 +448,7 @@ def run_product(kind: Kind, arguments: argparse.Namespace) -> int:
     )
     check_disk_room(
         [
-            DiskNeed(
-                f"{product.label} as {outputs.format} file {path}",
-                Path(path).parent,
-                file_bytes(product.bits, outputs.format),
-            )
+            _file_need(product.label, path, product.bits, outputs)
             for path in outputs.paths.values()
         ]
     )
