@@ -174,17 +174,36 @@ def _quiet_if_interrupted() -> None:
         quiet_for_exit()
 
 
+def _quiet_once_reported(report: Callable[..., Any]) -> Callable[..., None]:
+    """``report`` (a ``sys.excepthook``), then :func:`quiet_for_exit` if what it
+    reported was a KeyboardInterrupt that ends the process."""
+
+    def hook(kind: type[BaseException], value: BaseException, trace: Any) -> None:
+        report(kind, value, trace)
+        # At an interactive prompt the session goes on after the report.
+        interactive = sys.flags.interactive or hasattr(sys, "ps1")
+        if issubclass(kind, KeyboardInterrupt) and not interactive:
+            quiet_for_exit()
+
+    return hook
+
+
 def quiet_exit_after_interrupt() -> None:
     """At exit after Ctrl-C, be quiet and deaf (:func:`quiet_for_exit`).
 
-    Registered once, after distributed is imported, so that it runs before
-    distributed's own exit handlers (atexit runs last in, first out): those
-    close clusters, which a second Ctrl-C would interrupt with a traceback
-    and which log each step.
+    From the moment Python reports a script's uncaught KeyboardInterrupt
+    (``sys.excepthook``): its shutdown first stops the thread pools, and a
+    scheduler running in this process logs an ERROR for each step it can no
+    longer hand to them. Also at exit, for a hook replaced since: registered
+    once, after distributed is imported, so that it runs before
+    distributed's own exit handlers (atexit runs last in, first out), which
+    close clusters, log each step, and which a second Ctrl-C would interrupt
+    with a traceback.
     """
     global _registered
     with _register_lock:
         if not _registered:
+            sys.excepthook = _quiet_once_reported(sys.excepthook)
             atexit.register(_quiet_if_interrupted)
             _registered = True
 

@@ -234,22 +234,78 @@ if __name__ == "__main__":
 """
 
 
-def test_the_quiet_exit_runs_before_distributed_closes_its_clusters(tmp_path):
-    # atexit runs last in, first out: ours must be registered after
-    # distributed's close_clusters, or a second Ctrl-C interrupts that close
-    # with a traceback before we go deaf.
-    script = tmp_path / "order.py"
-    script.write_text(ORDER_SCRIPT)
-    finished = subprocess.run(
+def run_script(folder: Path, text: str) -> subprocess.CompletedProcess[str]:
+    """Python on a script of ``text`` written in ``folder``, its output captured."""
+    script = folder / "script.py"
+    script.write_text(text)
+    return subprocess.run(
         [sys.executable, str(script)],
-        env=clean_env(tmp_path),
+        env=clean_env(folder),
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_the_quiet_exit_runs_before_distributed_closes_its_clusters(tmp_path):
+    # atexit runs last in, first out: ours must be registered after
+    # distributed's close_clusters, or a second Ctrl-C interrupts that close
+    # with a traceback before we go deaf.
+    finished = run_script(tmp_path, ORDER_SCRIPT)
     assert finished.returncode == 0, finished.stderr
     theirs, ours = map(int, finished.stdout.split())
     assert theirs < ours
+
+
+SHUTDOWN_LOG_SCRIPT = """
+import time
+
+import dask.array as da
+
+from cluster import connect
+
+if __name__ == "__main__":
+    client = connect(n_workers=1, dashboard_address="127.0.0.1:0")
+    # The in-process scheduler materializes this graph for about 4 s on its
+    # helper thread; Python's shutdown waits for that thread, and then the
+    # scheduler's next step finds the thread pools stopped.
+    total = client.compute(da.ones((100_000,), chunks=1).sum())
+    time.sleep(1)
+    raise KeyboardInterrupt
+"""
+
+
+def test_a_script_ended_by_ctrl_c_is_silent_while_python_shuts_down(tmp_path):
+    # Found in CI: "distributed.scheduler - ERROR - cannot schedule new
+    # futures after interpreter shutdown" after the script's traceback, from a
+    # graph the scheduler was still taking in when Python began to shut down.
+    finished = run_script(tmp_path, SHUTDOWN_LOG_SCRIPT)
+    assert finished.returncode == -signal.SIGINT, finished.stderr
+    assert finished.stderr.startswith("Traceback (most recent call last):")
+    assert finished.stderr.endswith("\nKeyboardInterrupt\n"), finished.stderr
+
+
+def test_an_interactive_session_is_heard_after_a_ctrl_c(tmp_path):
+    # At a prompt the session goes on after an uncaught KeyboardInterrupt:
+    # its logging and Ctrl-C stay as they were.
+    session = (
+        "import logging, signal\n"
+        "from cluster import interrupts\n"
+        "interrupts.quiet_exit_after_interrupt()\n"
+        "raise KeyboardInterrupt\n"
+        "logging.getLogger('session').warning('still heard')\n"
+        "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-i", "-q"],
+        input=session,
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "still heard" in finished.stderr, finished.stderr
+    assert finished.stdout.split() == ["True"], finished.stdout
 
 
 STALLED_SPAWN_SCRIPT = """

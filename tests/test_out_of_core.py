@@ -107,15 +107,17 @@ def test_scratch_left_by_a_killed_run_is_removed_by_the_next(tmp_path):
     command = [COMPUTE, "factorial", str(N), "--output", str(path), "--format", "bin"]
     process = start_interruptible(command, env)
     try:
+        # Killed at its first spilled chunk (4.2 MB): how much more it spills,
+        # and when, varies from run to run.
         deadline = time.monotonic() + 120
-        while folder_bytes(scratch) < 50e6 and process.poll() is None:
+        while folder_bytes(scratch) < 1e6 and process.poll() is None:
             assert time.monotonic() < deadline, "no chunk spilled within 120 s"
-            time.sleep(0.2)
+            time.sleep(0.05)
     finally:
         kill_group(process)  # the command and its workers, with no goodbye
     assert process.returncode != 0
     left = _worker_folders(scratch)
-    assert len(left) == 2 and folder_bytes(scratch) >= 50e6
+    assert len(left) == 2 and folder_bytes(scratch) >= 1e6
     # The next run's workers, in the same temporary-directory, purge every
     # folder whose lock no process holds (a small n: any run's workers do).
     _write(env, path, 300_000)
