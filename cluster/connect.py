@@ -161,7 +161,8 @@ def connect(address: str | None = None, **local_cluster_kwargs: Any) -> Client:
 
 def _start_local_cluster(local_cluster_kwargs: dict[str, Any]) -> Client:
     """A client of a new LocalCluster, which it shuts down when it closes."""
-    from distributed import Client  # imported only when a cluster is used
+    # Imported only when a cluster is used (it imports distributed).
+    from cluster.local_client import LocalClusterClient
 
     check_main_guard()
     forget_unimportable_main()
@@ -182,7 +183,7 @@ def _start_local_cluster(local_cluster_kwargs: dict[str, Any]) -> Client:
         # first spawn starts multiprocessing's resource tracker, and that
         # unblocks SIGINT in the spawning thread afterwards: start it first.
         resource_tracker.ensure_running()
-        client = in_spawning_thread(partial(Client, **options))
+        client = in_spawning_thread(partial(LocalClusterClient, **options))
     logger.info(
         "started a local Dask cluster of %d workers; dashboard: %s",
         len(client.scheduler_info(n_workers=-1)["workers"]),

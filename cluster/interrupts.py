@@ -15,6 +15,7 @@ import asyncio
 import atexit
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import psutil
+    from distributed import Client
 
 _Result = TypeVar("_Result")
 
@@ -167,6 +169,38 @@ def ended_by_interrupt() -> bool:
     """
     last = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
     return isinstance(last, KeyboardInterrupt)
+
+
+def stop_local_workers(client: Client) -> None:
+    """Stop the worker processes of the LocalCluster ``client`` started, now.
+
+    Each is killed at once by its pid (distributed's own kill is queued on a
+    helper thread, and a worker told to close meanwhile would log each task
+    it abandons); its nanny, told first that it closes, does not restart it.
+    """
+    from distributed import LocalCluster, Nanny
+
+    cluster = client.cluster
+    if not isinstance(cluster, LocalCluster):  # none, or workers in batch jobs
+        return
+    for nanny in list(cluster.workers.values()):
+        if not isinstance(nanny, Nanny):  # a worker in this process (threads)
+            continue
+        nanny.close_gracefully("interrupted")  # sets its status: no restart
+        process = getattr(nanny, "process", None)
+        pid = getattr(getattr(process, "process", None), "pid", None)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def closed_by_interrupt() -> bool:
+    """Whether a client closing now is left because of Ctrl-C.
+
+    True while a KeyboardInterrupt goes up through the ``with`` block or
+    ``finally`` that closes it, and at exit after a script ended by one.
+    """
+    return isinstance(sys.exc_info()[1], KeyboardInterrupt) or ended_by_interrupt()
 
 
 def _quiet_if_interrupted() -> None:

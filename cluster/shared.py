@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import contextlib
-import os
-import signal
 import sys
 import threading
 from typing import TYPE_CHECKING
@@ -15,6 +12,7 @@ from cluster.interrupts import (
     cancellations_unlogged,
     ended_by_interrupt,
     quiet_for_exit,
+    stop_local_workers,
 )
 
 if TYPE_CHECKING:
@@ -34,27 +32,6 @@ def note_interrupt(client: Client) -> None:
     global _interrupted
     if client is _shared:
         _interrupted = True
-
-
-def stop_local_workers(client: Client) -> None:
-    """Stop the worker processes of the LocalCluster ``client`` started, now.
-
-    Each is killed at once by its pid (distributed's own kill is queued on a
-    helper thread, and a worker told to close meanwhile would log each task
-    it abandons); its nanny, told first that it closes, does not restart it.
-    """
-    from distributed import LocalCluster
-
-    cluster = client.cluster
-    if not isinstance(cluster, LocalCluster):  # none, or workers in batch jobs
-        return
-    for nanny in list(cluster.workers.values()):
-        nanny.close_gracefully("interrupted")  # sets its status: no restart
-        process = getattr(nanny, "process", None)
-        pid = getattr(getattr(process, "process", None), "pid", None)
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
 
 
 def close_shared() -> None:

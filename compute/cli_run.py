@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from gmpy2 import mpz
 
 from cluster import connect, scheduler_address
-from cluster.shared import stop_local_workers
+from cluster.interrupts import stop_local_workers
 from compute import checkpoint
 from compute.admission import DiskNeed, check_disk_room, check_fits_here
 from compute.chunked import ChunkedInteger

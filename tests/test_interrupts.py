@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -384,6 +385,24 @@ def busy_workers(dashboard: str, deadline: float) -> int:
     return 0
 
 
+def interrupt_when_busy(
+    process: subprocess.Popen, dashboard: Callable[[], str]
+) -> tuple[str, float]:
+    """SIGINT to ``process``'s group once the workers behind the dashboard
+    link that ``dashboard()`` reads compute; its stderr, and the seconds it
+    took to exit. The group is killed afterwards, whatever happened."""
+    try:
+        link = dashboard().strip().removesuffix("/status")
+        assert busy_workers(link, time.monotonic() + 30), "no task ever ran"
+        time.sleep(0.3)  # inside the tasks: each takes about a second
+        os.killpg(process.pid, signal.SIGINT)
+        interrupted = time.monotonic()
+        _, stderr = process.communicate(timeout=30)
+        return stderr, time.monotonic() - interrupted
+    finally:
+        kill_group(process)
+
+
 @pytest.mark.slow
 def test_ctrl_c_while_workers_compute_a_file_in_chunks_prints_one_line(tmp_path):
     """A bin file is written from chunks left on the workers (a long run's
@@ -399,19 +418,61 @@ def test_ctrl_c_while_workers_compute_a_file_in_chunks_prints_one_line(tmp_path)
     )
     args = [COMPUTE, "factorial", "30000000", "--output", "f.bin", "--format", "bin"]
     process = start_interruptible(args, env, cwd=tmp_path)
-    try:
+
+    def dashboard() -> str:
         started = process.stderr.readline()
         assert started.startswith(STATUS_PREFIXES), started
-        dashboard = started.split("dashboard: ")[1].strip().removesuffix("/status")
-        assert busy_workers(dashboard, time.monotonic() + 30), "no task ever ran"
-        time.sleep(0.3)  # inside the tasks: each takes about a second
-        os.killpg(process.pid, signal.SIGINT)
-        interrupted = time.monotonic()
-        _, stderr = process.communicate(timeout=30)
-        seconds = time.monotonic() - interrupted
-    finally:
-        kill_group(process)
+        return started.split("dashboard: ")[1]
+
+    stderr, seconds = interrupt_when_busy(process, dashboard)
     assert process.returncode == 130, stderr
     assert stderr == "compute: interrupted\n", stderr
     assert seconds < 2, f"exited {seconds:.2f} s after Ctrl-C"
     assert not list(tmp_path.glob("*.part")), list(tmp_path.iterdir())
+
+
+OWN_CLIENT_SCRIPT = """
+import sys
+
+import cluster
+import compute
+
+
+def main():
+    client = cluster.connect(n_workers=2, dashboard_address="127.0.0.1:0")
+    print(client.dashboard_link, flush=True)
+    if sys.argv[1] == "with":
+        with client:
+            compute.factorial(30_000_000)
+    elif sys.argv[1] == "finally":
+        try:
+            compute.factorial(30_000_000)
+        finally:
+            client.close()
+    else:  # left open: closed at exit
+        compute.factorial(30_000_000)
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("closed_by", ["with", "finally", "exit"])
+def test_ctrl_c_with_a_client_of_ones_own_prints_only_the_traceback(
+    tmp_path, closed_by
+):
+    """A script holds the client of ``cluster.connect()`` itself; Ctrl-C while
+    its workers compute. Closed politely, each worker printed a WARNING for
+    the task the close cut off, and the exit waited for their GMP calls."""
+    script = tmp_path / "own.py"
+    script.write_text(OWN_CLIENT_SCRIPT)
+    env = clean_env(tmp_path, DASK_COMPUTE__IN_PROCESS_SECONDS="0")
+    process = start_interruptible([sys.executable, str(script), closed_by], env)
+    stderr, seconds = interrupt_when_busy(process, process.stdout.readline)
+    assert process.returncode == -signal.SIGINT, stderr
+    assert stderr.startswith("Traceback (most recent call last):"), stderr
+    assert stderr.endswith("\nKeyboardInterrupt\n"), stderr
+    assert stderr.count("Traceback") == 1, stderr
+    assert seconds < 2, f"exited {seconds:.2f} s after Ctrl-C"
