@@ -315,12 +315,18 @@ def take_first_interrupt_only() -> None:
 
 
 def _drop_cancelled(record: logging.LogRecord) -> bool:
-    """A logging filter: False for a record of a cancelled coroutine or of a
-    connection closed under a pending send (distributed's CommClosedError)."""
+    """A logging filter: False for a record of a cancelled coroutine, of a
+    connection closed under a pending send (distributed's CommClosedError),
+    or of a worker's running task that its close cancelled."""
     error = record.exc_info[1] if record.exc_info else None
+    message = str(record.msg)
     return not (
         isinstance(error, asyncio.CancelledError)
         or type(error).__name__ == "CommClosedError"
+        or (
+            message.startswith("Async instruction for")
+            and message.endswith("ended with CancelledError")
+        )
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from distributed import Client
 
 from cluster.interrupts import (
+    cancellations_unlogged,
     closed_by_interrupt,
     ended_by_interrupt,
     stop_local_workers,
@@ -33,9 +34,12 @@ class LocalClusterClient(Client):
         _open.add(self)
 
     def close(self, *args: Any, **kwargs: Any) -> Any:
-        if closed_by_interrupt():
-            stop_local_workers(self)
-        return super().close(*args, **kwargs)
+        if not closed_by_interrupt():
+            return super().close(*args, **kwargs)
+        stop_local_workers(self)
+        # Worker threads of this process (processes=False) are closed politely.
+        with cancellations_unlogged("distributed.worker.state_machine"):
+            return super().close(*args, **kwargs)
 
 
 _open: weakref.WeakSet[LocalClusterClient] = weakref.WeakSet()

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -439,9 +440,12 @@ import compute
 
 
 def main():
-    client = cluster.connect(n_workers=2, dashboard_address="127.0.0.1:0")
+    threads = sys.argv[1] == "with-threads"  # worker threads in this process
+    client = cluster.connect(
+        n_workers=2, processes=not threads, dashboard_address="127.0.0.1:0"
+    )
     print(client.dashboard_link, flush=True)
-    if sys.argv[1] == "with":
+    if sys.argv[1].startswith("with"):
         with client:
             compute.factorial(30_000_000)
     elif sys.argv[1] == "finally":
@@ -459,7 +463,7 @@ if __name__ == "__main__":
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("closed_by", ["with", "finally", "exit"])
+@pytest.mark.parametrize("closed_by", ["with", "finally", "exit", "with-threads"])
 def test_ctrl_c_with_a_client_of_ones_own_prints_only_the_traceback(
     tmp_path, closed_by
 ):
@@ -470,9 +474,18 @@ def test_ctrl_c_with_a_client_of_ones_own_prints_only_the_traceback(
     script.write_text(OWN_CLIENT_SCRIPT)
     env = clean_env(tmp_path, DASK_COMPUTE__IN_PROCESS_SECONDS="0")
     process = start_interruptible([sys.executable, str(script), closed_by], env)
-    stderr, seconds = interrupt_when_busy(process, process.stdout.readline)
+
+    def dashboard() -> str:
+        # Bound to 127.0.0.1; with worker threads distributed's link names
+        # the machine's address instead.
+        port = urllib.parse.urlsplit(process.stdout.readline().strip()).port
+        return f"http://127.0.0.1:{port}"
+
+    stderr, seconds = interrupt_when_busy(process, dashboard)
     assert process.returncode == -signal.SIGINT, stderr
     assert stderr.startswith("Traceback (most recent call last):"), stderr
     assert stderr.endswith("\nKeyboardInterrupt\n"), stderr
     assert stderr.count("Traceback") == 1, stderr
-    assert seconds < 2, f"exited {seconds:.2f} s after Ctrl-C"
+    # Worker threads finish their GMP call first (up to 1.9 s seen).
+    bound = 5 if closed_by == "with-threads" else 2
+    assert seconds < bound, f"exited {seconds:.2f} s after Ctrl-C"
