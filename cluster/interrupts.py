@@ -177,14 +177,18 @@ def stop_local_workers(client: Client) -> None:
     Each is killed at once by its pid (distributed's own kill is queued on a
     helper thread, and a worker told to close meanwhile would log each task
     it abandons); its nanny, told first that it closes, does not restart it.
+    A nanny told so already (by an earlier call) is left alone.
     """
     from distributed import LocalCluster, Nanny
+    from distributed.core import Status
 
     cluster = client.cluster
     if not isinstance(cluster, LocalCluster):  # none, or workers in batch jobs
         return
     for nanny in list(cluster.workers.values()):
         if not isinstance(nanny, Nanny):  # a worker in this process (threads)
+            continue
+        if nanny.status == Status.closing_gracefully:
             continue
         nanny.close_gracefully("interrupted")  # sets its status: no restart
         process = getattr(nanny, "process", None)
