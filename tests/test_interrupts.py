@@ -26,7 +26,7 @@ import psutil
 import pytest
 
 from tests.docs_pages import page, python_snippets
-from tests.remote import clean_env, kill_group, start_interruptible
+from tests.remote import clean_env, default_sigint, kill_group, start_interruptible
 
 COMPUTE = str(Path(sys.executable).parent / "compute")
 RUNS = 4
@@ -305,6 +305,7 @@ def test_an_interactive_session_is_heard_after_a_ctrl_c(tmp_path):
         capture_output=True,
         text=True,
         timeout=60,
+        preexec_fn=default_sigint,  # Python's own handler, even under `make test &`
     )
     assert "still heard" in finished.stderr, finished.stderr
     assert finished.stdout.split() == ["True"], finished.stdout
