@@ -143,7 +143,14 @@ def in_spawning_thread(function: Callable[..., _Result], *args: Any) -> _Result:
         helper.start()
         return wait()
     except KeyboardInterrupt:
-        _kill_spawned_until_done(known, finished)
+        # A second Ctrl-C here would cut the kill short with a second traceback.
+        deaf = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if deaf else None
+        try:
+            _kill_spawned_until_done(known, finished)
+        finally:
+            if deaf:
+                signal.signal(signal.SIGINT, previous)
         raise
 
 
