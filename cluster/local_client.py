@@ -36,9 +36,12 @@ class LocalClusterClient(Client):
     def close(self, *args: Any, **kwargs: Any) -> Any:
         if not closed_by_interrupt():
             return super().close(*args, **kwargs)
-        stop_local_workers(self)
-        # Worker threads of this process (processes=False) are closed politely.
-        with cancellations_unlogged("distributed.worker.state_machine"):
+        # The scheduler's sends to the killed workers fail as it closes; worker
+        # threads of this process (processes=False) are closed politely.
+        with cancellations_unlogged(
+            "distributed.batched", "distributed.worker.state_machine"
+        ):
+            stop_local_workers(self)
             return super().close(*args, **kwargs)
 
 
