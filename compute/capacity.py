@@ -142,28 +142,6 @@ def spill_task_bytes(worker_bytes: float) -> float:
     return max(worker_bytes * share - WORKER_PROCESS_BYTES, 0.0)
 
 
-# Room kept free below distributed's pause threshold, as a share of a
-# spilling worker's limit, when a task, its transfers and the stored values
-# are all at their largest.
-PAUSE_MARGIN = 0.05
-
-
-def spill_stored_share() -> float:
-    """Share of its memory limit a spilling worker may keep its stored values in.
-
-    A task planned by :func:`spill_task_bytes` may take the target share of
-    the limit with the transfers beside it; the stored values get what is
-    left below the pause, less :data:`PAUSE_MARGIN` (0.15 of the limit with
-    distributed's thresholds). Up to the target share instead, they left it
-    to distributed's reactive spilling to keep the sum below the pause: a
-    3e9! run paused a worker once in 88 minutes, and another peaked 0.34 GB
-    below the pause, a `multiply` started beside 8.1 GB of them.
-    """
-    pause = dask.config.get("distributed.worker.memory.pause", 0.8) or 1.0
-    target = dask.config.get("distributed.worker.memory.target", 0.6) or pause
-    return max(pause - PAUSE_MARGIN - min(target, pause), 0.0)
-
-
 def scratch_directory() -> str:
     """Where workers started here spill: Dask's ``temporary-directory``, else
     the system's temporary directory (as distributed chooses it)."""

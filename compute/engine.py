@@ -36,7 +36,6 @@ from compute.capacity import (
     local_cluster_memory,
     local_scratch_bytes,
     machine_bytes,
-    spill_stored_share,
     spill_task_bytes,
 )
 from compute.checkpoint import (
@@ -409,12 +408,9 @@ def run_chunked_factorial(
     if spills(result_bytes, worker_bytes, cluster_bytes, scratch):
         saved_stages = SPILLING_SAVED_STAGES
         plan_bytes = spill_task_bytes(worker_bytes)
-        # Both import distributed.
-        from compute.stored_memory import cap_stored_memory
-        from compute.worker_heaps import fix_worker_heaps
+        from compute.worker_heaps import fix_worker_heaps  # imports distributed
 
         fix_worker_heaps(client)
-        cap_stored_memory(client, spill_stored_share())
         logger.info(
             "%s! (about %s) does not fit the workers' memory: they spill its "
             "chunks to disk, each task planned within %s",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import operator
 import os
@@ -10,7 +9,6 @@ import random
 import signal
 import time
 import warnings
-from collections.abc import Iterator
 from fractions import Fraction
 
 import dask
@@ -23,9 +21,7 @@ from gmpy2 import mpz
 
 import compute
 from compute import toom, toom_graph
-from compute.capacity import spill_stored_share
 from compute.result_file import write_result
-from compute.stored_memory import cap_stored_memory
 from compute.tasks import TaskGraph
 from compute.worker_heaps import fix_worker_heaps
 
@@ -353,58 +349,21 @@ def _heap_fixes(dask_worker=None) -> tuple[bool, int]:
     return "compute-fixed-heap-thresholds" in dask_worker.plugins, info.misses
 
 
-@contextlib.contextmanager
-def _one_worker_of_1_gib() -> Iterator[tuple[LocalCluster, Client]]:
-    """A LocalCluster of its own (its workers' settings change for its life)."""
+def test_workers_of_a_spilling_run_fix_their_heaps_those_joining_later_too() -> None:
     with (
         LocalCluster(
             n_workers=1,
             threads_per_worker=1,
-            memory_limit=WORKER_LIMIT,
+            memory_limit="1GiB",
             dashboard_address=":0",
         ) as cluster,
         Client(cluster, set_as_default=False) as client,
     ):
-        yield cluster, client
-
-
-WORKER_LIMIT = 1 << 30
-
-
-def test_workers_of_a_spilling_run_fix_their_heaps_those_joining_later_too() -> None:
-    with _one_worker_of_1_gib() as (cluster, client):
         assert list(client.run(_heap_fixes).values()) == [(False, 0)]
         fix_worker_heaps(client)
         cluster.scale(2)
         client.wait_for_workers(2, timeout=60)
         assert list(client.run(_heap_fixes).values()) == [(True, 1), (True, 1)]
-
-
-def _stored(dask_worker=None) -> tuple[float, int, int, int]:
-    """The worker's cap on stored values in memory, what they take there, and
-    how many are in memory and on disk."""
-    stored = dask_worker.data
-    return stored.n, stored.fast.total_weight, len(stored.fast), len(stored.slow)
-
-
-def test_workers_of_a_spilling_run_keep_stored_values_below_their_share() -> None:
-    limit = WORKER_LIMIT
-    assert spill_stored_share() == pytest.approx(0.15)  # distributed's thresholds
-    with _one_worker_of_1_gib() as (cluster, client):
-        values = [os.urandom(40 << 20) for _ in range(5)]  # 200 MiB in all
-        futures = client.scatter(values)
-        [(n, in_memory, held, spilled)] = client.run(_stored).values()
-        assert (n, held, spilled) == (int(0.6 * limit), 5, 0)
-        cap_stored_memory(client, spill_stored_share())
-        [(n, in_memory, held, spilled)] = client.run(_stored).values()
-        # 161 MiB: three values fit, the two oldest go to disk.
-        assert n == pytest.approx(0.15 * limit)
-        assert in_memory <= n and (held, spilled) == (3, 2)
-        cluster.scale(2)
-        client.wait_for_workers(2, timeout=60)
-        caps = [n for n, *_ in client.run(_stored).values()]
-        assert caps == pytest.approx([0.15 * limit] * 2)
-        assert client.gather(futures) == values
 
 
 @pytest.mark.parametrize("n", [200_000, 1_000_003])
