@@ -408,9 +408,12 @@ def run_chunked_factorial(
     if spills(result_bytes, worker_bytes, cluster_bytes, scratch):
         saved_stages = SPILLING_SAVED_STAGES
         plan_bytes = spill_task_bytes(worker_bytes)
-        from compute.worker_heaps import fix_worker_heaps  # imports distributed
+        # Both import distributed.
+        from compute.task_room import make_room_for_large_tasks
+        from compute.worker_heaps import fix_worker_heaps
 
         fix_worker_heaps(client)
+        make_room_for_large_tasks(client)
         logger.info(
             "%s! (about %s) does not fit the workers' memory: they spill its "
             "chunks to disk, each task planned within %s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import operator
 import os
@@ -9,6 +10,7 @@ import random
 import signal
 import time
 import warnings
+from collections.abc import Iterator
 from fractions import Fraction
 
 import dask
@@ -20,8 +22,9 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 from gmpy2 import mpz
 
 import compute
-from compute import toom, toom_graph
+from compute import toom, toom_graph, wire
 from compute.result_file import write_result
+from compute.task_room import make_room_for_large_tasks
 from compute.tasks import TaskGraph
 from compute.worker_heaps import fix_worker_heaps
 
@@ -326,18 +329,27 @@ SPREAD_EVERYTHING = {
 }
 
 
-@pytest.fixture(scope="module")
-def small_workers():
-    """Two single-thread workers of 1 GiB each."""
+@contextlib.contextmanager
+def _single_thread_workers(
+    count: int, memory_limit: str
+) -> Iterator[tuple[LocalCluster, Client]]:
+    """A LocalCluster of its own, of ``count`` single-thread workers."""
     with (
         LocalCluster(
-            n_workers=2,
+            n_workers=count,
             threads_per_worker=1,
-            memory_limit="1GiB",
+            memory_limit=memory_limit,
             dashboard_address=":0",
         ) as cluster,
         Client(cluster, set_as_default=False) as client,
     ):
+        yield cluster, client
+
+
+@pytest.fixture(scope="module")
+def small_workers():
+    """Two single-thread workers of 1 GiB each."""
+    with _single_thread_workers(2, "1GiB") as (_, client):
         yield client
 
 
@@ -350,20 +362,50 @@ def _heap_fixes(dask_worker=None) -> tuple[bool, int]:
 
 
 def test_workers_of_a_spilling_run_fix_their_heaps_those_joining_later_too() -> None:
-    with (
-        LocalCluster(
-            n_workers=1,
-            threads_per_worker=1,
-            memory_limit="1GiB",
-            dashboard_address=":0",
-        ) as cluster,
-        Client(cluster, set_as_default=False) as client,
-    ):
+    with _single_thread_workers(1, "1GiB") as (cluster, client):
         assert list(client.run(_heap_fixes).values()) == [(False, 0)]
         fix_worker_heaps(client)
         cluster.scale(2)
         client.wait_for_workers(2, timeout=60)
         assert list(client.run(_heap_fixes).values()) == [(True, 1), (True, 1)]
+
+
+def _where_stored(dask_worker=None) -> tuple[set[str], set[str]]:
+    """The keys a worker holds in memory, and those it holds on disk."""
+    return set(dask_worker.data.fast), set(dask_worker.data.slow)
+
+
+def _bits_of_product(a: mpz, b: mpz) -> int:
+    return (a * b).bit_length()
+
+
+@pytest.mark.parametrize(
+    ("stage", "spills"),
+    [("part-product", True), ("multiply", True), ("combine", False)],
+)
+def test_a_product_starting_on_a_spilling_worker_spills_older_values_not_its_inputs(
+    stage: str, spills: bool
+) -> None:
+    # 400 MiB: distributed keeps 251 MB of stored values in memory, and the
+    # plugin leaves 123 MB below the spill threshold (0.7 - 0.05 of the limit,
+    # less the process): a product of 32 MB of inputs reserves 5.1-6.6 times
+    # that, so only its inputs may stay beside it, although they are older.
+    state = gmpy2.random_state(7)
+    inputs = {key: gmpy2.mpz_urandomb(state, 128 << 20) for key in ["a", "b"]}
+    older = {f"older-{i}": gmpy2.mpz_urandomb(state, 128 << 20) for i in range(4)}
+    with _single_thread_workers(1, "400MiB") as (_, client):
+        wire.register_on(client)  # as a spilling run does
+        make_room_for_large_tasks(client)
+        held = client.scatter(inputs)
+        held |= client.scatter(older)  # after the inputs: newer
+        product = client.submit(
+            _bits_of_product, held["a"], held["b"], key=f"{stage}-1-0123456789abcdef"
+        )
+        expected = (inputs["a"] * inputs["b"]).bit_length()
+        assert product.result(timeout=60) == expected
+        [(in_memory, on_disk)] = client.run(_where_stored).values()
+    assert {"a", "b"} <= in_memory
+    assert on_disk == (set(older) if spills else set())
 
 
 @pytest.mark.parametrize("n", [200_000, 1_000_003])
