@@ -122,8 +122,10 @@ class RoomForLargeTasks(WorkerPlugin):
         spilled = 0
         sliced = time.monotonic()
         while key in self.reserved and self._over(room):
-            weight = stored.evict()  # the oldest; -1 when it cannot (logged)
-            if weight < 0:
+            # The oldest; -1 when it cannot (logged), 0 when another thread
+            # took the value first.
+            weight = stored.evict()
+            if weight <= 0:
                 break
             spilled += weight
             if time.monotonic() - sliced > SPILL_SLICE_SECONDS:
