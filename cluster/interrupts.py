@@ -136,6 +136,7 @@ def in_spawning_thread(function: Callable[..., _Result], *args: Any) -> _Result:
     import psutil
 
     known = {child.pid for child in psutil.Process().children()}
+    threads_before = set(threading.enumerate())
     helper, finished, wait = _thread_and_wait(function, *args, sigint_blocked=True)
     try:
         # Started inside the try: a Ctrl-C can land while the start waits
@@ -146,6 +147,10 @@ def in_spawning_thread(function: Callable[..., _Result], *args: Any) -> _Result:
         # A second Ctrl-C here would cut the kill short with a second traceback.
         deaf = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if deaf else None
+        # The abandoned start's nannies, in its threads, would warn that they
+        # restart the workers killed below.
+        abandoned = set(threading.enumerate()) - threads_before
+        logging.getLogger("distributed.nanny").addFilter(_NotFrom(abandoned))
         try:
             _kill_spawned_until_done(known, finished)
         finally:
@@ -323,6 +328,17 @@ def take_first_interrupt_only() -> None:
     """
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
         signal.signal(signal.SIGINT, _first_interrupt_only)
+
+
+class _NotFrom(logging.Filter):
+    """A logging filter: drops the records logged by these threads."""
+
+    def __init__(self, threads: set[threading.Thread]) -> None:
+        super().__init__()
+        self.threads = threads
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return threading.current_thread() not in self.threads
 
 
 def _drop_cancelled(record: logging.LogRecord) -> bool:
