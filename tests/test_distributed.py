@@ -383,21 +383,22 @@ def _bits_of_product(a: mpz, b: mpz) -> int:
     ("stage", "spills"),
     [("part-product", True), ("multiply", True), ("combine", False)],
 )
-def test_a_product_starting_on_a_spilling_worker_spills_older_values_not_its_inputs(
+def test_a_product_starting_on_a_spilling_worker_spills_other_values_not_its_inputs(
     stage: str, spills: bool
 ) -> None:
     # 400 MiB: distributed keeps 251 MB of stored values in memory, and the
     # plugin leaves 123 MB below the spill threshold (0.7 - 0.05 of the limit,
     # less the process): a product of 32 MB of inputs reserves 5.1-6.6 times
-    # that, so only its inputs may stay beside it, although they are older.
+    # that, so only its inputs may stay beside it, although they are older
+    # than the other values.
     state = gmpy2.random_state(7)
     inputs = {key: gmpy2.mpz_urandomb(state, 128 << 20) for key in ["a", "b"]}
-    older = {f"older-{i}": gmpy2.mpz_urandomb(state, 128 << 20) for i in range(4)}
+    others = {f"other-{i}": gmpy2.mpz_urandomb(state, 128 << 20) for i in range(4)}
     with _single_thread_workers(1, "400MiB") as (_, client):
         wire.register_on(client)  # as a spilling run does
         make_room_for_large_tasks(client)
         held = client.scatter(inputs)
-        held |= client.scatter(older)  # after the inputs: newer
+        held |= client.scatter(others)  # after the inputs: newer
         product = client.submit(
             _bits_of_product, held["a"], held["b"], key=f"{stage}-1-0123456789abcdef"
         )
@@ -405,7 +406,7 @@ def test_a_product_starting_on_a_spilling_worker_spills_older_values_not_its_inp
         assert product.result(timeout=60) == expected
         [(in_memory, on_disk)] = client.run(_where_stored).values()
     assert {"a", "b"} <= in_memory
-    assert on_disk == (set(older) if spills else set())
+    assert on_disk == (set(others) if spills else set())
 
 
 @pytest.mark.parametrize("n", [200_000, 1_000_003])
