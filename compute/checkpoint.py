@@ -48,13 +48,20 @@ logger = logging.getLogger(__name__)
 # stages of a distributed product (evaluation, interpolation, carries) cost
 # less to redo than to save.
 SAVED_STAGES = frozenset(
-    {"prime-power-product", "multiply", "square", "divide", "part-product"}
+    {
+        "prime-power-product",
+        "multiply",
+        "square",
+        "divide",
+        "part-product",
+        "part-square",
+    }
 )
 # A run whose workers spill to disk saves no part products: each distributed
 # level's would take about twice the result on the same disk (10**9! with four
 # levels on two 3.9 GiB workers: 32 GB saved beside 5.5 GB spilled when it
 # was stopped at 81% of its tasks).
-SPILLING_SAVED_STAGES = SAVED_STAGES - {"part-product"}
+SPILLING_SAVED_STAGES = SAVED_STAGES - {"part-product", "part-square"}
 _MAGIC = b"compute-checkpoint 1\n"
 _SUFFIX = ".result"
 _MANIFEST = "run.json"

@@ -188,6 +188,18 @@ def _part_product(args: Sequence[Any], out: Sequence[int]) -> bool:
     return _weighted(out, chunk_bits) == a * b % MODULUS
 
 
+def _part_square(args: Sequence[Any], out: Sequence[int]) -> bool:
+    chunk_bits, slices, _ = args
+    a = _weighted(slices, chunk_bits)
+    return _weighted(out, chunk_bits) == a * a % MODULUS
+
+
+def _form_cut(args: Sequence[Any], out: Sequence[int]) -> bool:
+    """A square form's root from its chunks and its odd part, unchanged."""
+    (root, odd), chunk_bits = args[0], args[1]
+    return _weighted(out[:-1], chunk_bits) == root and out[-1] == odd
+
+
 def _combined(coefficients: Sequence[int], chunks: Sequence[int]) -> int:
     return sum(c * r for c, r in zip(coefficients, chunks, strict=True)) % MODULUS
 
@@ -237,6 +249,8 @@ _IDENTITIES: dict[
     toom.to_chunks: (_to_chunks, (0,)),
     toom.evaluate_slice: (_evaluation, (1,)),
     toom.part_product: (_part_product, (1, 2)),
+    toom.part_square: (_part_square, (1,)),
+    toom.cut_form: (_form_cut, (0,)),
     toom.combine: (_combination, (1,)),
     toom.combine_rows: (_row_combinations, (1,)),
     toom.carry_apply: (_carry, (0,)),
@@ -473,7 +487,7 @@ def run_checked(
             attempt,
             attempts,
         )
-        if any(isinstance(value, SquareForm) for value in values):
+        if any(isinstance(value, SquareForm) and value.taken for value in values):
             break  # its input forms were taken by the attempt: no second one
     raise ProductCheckError(
         f"product check failed in stage {stage} on {_where()} (task {key}): its "

@@ -15,7 +15,7 @@ from dask.delayed import Delayed
 
 from compute import kernels, toom, toom_graph
 from compute.plan import SmallBatch, Split, Walk
-from compute.products import KINDS, Kind, Product
+from compute.products import KINDS, Kind, Product, primorial_product
 from compute.tasks import TaskGraph, task_of_values
 from compute.tasks import task as _task
 from compute.toom_graph import ChunkedGraph, Output
@@ -89,11 +89,14 @@ def split_graph(split: Split) -> Output:
     The last step applies the power of two as a shift (prime form), or divides
     exactly by the factorials that the range leaves over (range form). With a
     spread, the top levels of the tree are distributed products and the
-    value stays in chunks on the workers.
+    value stays in chunks on the workers; a factorial is then spread in
+    square form (:func:`_spread_square_form`).
     """
     product, label = split.product, split.product.arguments[0]
     if split.lean and split.spread is None and product.kind is Kind.FACTORIAL:
         return _square_form_graph(split)
+    if split.spread is not None and product.kind is Kind.FACTORIAL:
+        return _spread_square_form(split)
     level = _pieces(split)
     keep = 2 ** len(split.spread.ways) if split.spread is not None else 2
     while len(level) > keep:
@@ -135,38 +138,130 @@ def _spread_top(split: Split, level: list[Delayed]) -> ChunkedGraph:
     chunk_bits = spread.chunk_bits
     whole_chunks, low_shift = divmod(product.shift, chunk_bits)
     odd_bits = product.bits - product.shift
-    bits = kernels.piece_bits(
-        product.limit, split.pieces, split.blocks_per_piece, product.prime_terms
-    )
-    while len(bits) > len(level):
-        bits = kernels.tree_level(bits, operator.add)
     graph = TaskGraph()
     values: list[_Sized] = []
-    for index, (value, value_bits) in enumerate(zip(level, bits, strict=True)):
+    leaves = zip(level, _leaf_bits(split, len(level)), strict=True)
+    for index, (value, value_bits) in enumerate(leaves):
         shift = low_shift if index == 0 else 0
         estimate = value_bits * (1 + SPREAD_SLACK) + shift + 64
         count = toom_graph.chunk_count(estimate, chunk_bits)
         reference = graph.include(value)
         chunks = toom_graph.cut_task(graph, reference, chunk_bits, count, label, shift)
         values.append((chunks, value_bits + shift))
-    for ways in reversed(spread.ways):
-        # The whole value's size is known to a bit: the top keeps no slack.
-        keep = (
-            toom_graph.chunk_count(odd_bits + low_shift + 64, chunk_bits)
-            if len(values) == 2
-            else None
-        )
+    # The whole value's size is known to a bit: the top keeps no slack.
+    keep = toom_graph.chunk_count(odd_bits + low_shift + 64, chunk_bits)
+    chunks, _ = _spread_levels(graph, values, spread.ways, chunk_bits, label, keep)
+    zeros = [graph.add("chunk", label, toom.zero_chunk, i) for i in range(whole_chunks)]
+    return ChunkedGraph(graph, zeros + chunks, chunk_bits)
+
+
+def _leaf_bits(split: Split, leaves: int) -> list[float]:
+    """Estimated bits of each of the ``leaves`` values that the split's pieces
+    are paired down to (:func:`compute.kernels.piece_bits`)."""
+    product = split.product
+    bits = kernels.piece_bits(
+        product.limit, split.pieces, split.blocks_per_piece, product.prime_terms
+    )
+    while len(bits) > leaves:
+        bits = kernels.tree_level(bits, operator.add)
+    return bits
+
+
+def _spread_levels(
+    graph: TaskGraph,
+    values: list[_Sized],
+    ways: Sequence[int],
+    chunk_bits: int,
+    label: int,
+    top_keep: int | None = None,
+) -> _Sized:
+    """The product of spread ``values`` by a tree of distributed products,
+    Toom's ``ways`` from the top; the last one keeps ``top_keep`` chunks."""
+    for level_ways in reversed(ways):
         multiply = functools.partial(
             _sized_product,
             graph,
             chunk_bits=chunk_bits,
-            ways=ways,
+            ways=level_ways,
             label=label,
-            keep=keep,
+            keep=top_keep if len(values) == 2 else None,
         )
         values = kernels.tree_level(values, multiply)
+    [value] = values
+    return value
+
+
+def _spread_square_form(split: Split) -> ChunkedGraph:
+    """A factorial spread over workers as ``root**2 * odd``, shift in the chunks.
+
+    Its pieces are square forms (as a lean split's), paired down to one form
+    per leaf of the spread's lower levels; each leaf's root is cut into
+    chunks, its odd part kept whole. The roots' tree takes the lower levels,
+    with products of half the size of the prime form's at the same level, the
+    top level squares the root, and the square is multiplied by the odd
+    parts' product (at most n log2(e) bits), cut into parts as long as it.
+    3e8! on two 1.4 GB workers (Toom 15, 8, 4, 3): 0.73x the prime form's
+    task seconds, 0.77x its time.
+    """
+    product, label, spread = split.product, split.product.arguments[0], split.spread
+    assert spread is not None
+    chunk_bits = spread.chunk_bits
+    whole_chunks, low_shift = divmod(product.shift, chunk_bits)
+    level = _pieces(split, kernels.square_form_piece)
+    while len(level) > 2 ** (len(spread.ways) - 1):
+        level = kernels.tree_level(
+            level,
+            lambda a, b: _task(
+                "multiply", label, kernels.multiply_square_forms, a, b, False
+            ),
+        )
+    graph = TaskGraph()
+    roots: list[_Sized] = []
+    odds: list[object] = []
+    for form, form_bits in zip(level, _leaf_bits(split, len(level)), strict=True):
+        root_bits = form_bits / 2  # of root**2 * odd, odd at least 1
+        count = toom_graph.chunk_count(root_bits * (1 + SPREAD_SLACK) + 64, chunk_bits)
+        parts = graph.add(
+            "chunk", label, toom.cut_form, graph.include(form), chunk_bits, count
+        )
+        items = graph.items("chunk", label, parts, count + 1)
+        roots.append((items[:count], root_bits))
+        odds.append(items[count])
+    root, root_bits = _spread_levels(graph, roots, spread.ways[1:], chunk_bits, label)
+    square = toom_graph.square(
+        graph,
+        root,
+        chunk_bits=chunk_bits,
+        ways=spread.ways[0],
+        label=label,
+        filled=root_bits / chunk_bits,
+    )
+    while len(odds) > 1:
+        odds = kernels.tree_level(
+            odds, lambda a, b: graph.add("multiply", label, kernels.multiply, a, b)
+        )
+    odd_bits = primorial_product(product.limit).bits + low_shift + 64
+    odd = toom_graph.cut_task(
+        graph,
+        odds[0],  # type: ignore[arg-type]
+        chunk_bits,
+        toom_graph.chunk_count(odd_bits, chunk_bits),
+        label,
+        low_shift,
+    )
+    value = toom_graph.product(
+        graph,
+        square,
+        odd,
+        chunk_bits=chunk_bits,
+        ways=max(1, len(square) // len(odd)),  # a cut: parts as long as odd
+        label=label,
+        keep=toom_graph.chunk_count(
+            product.bits - product.shift + low_shift + 64, chunk_bits
+        ),
+    )
     zeros = [graph.add("chunk", label, toom.zero_chunk, i) for i in range(whole_chunks)]
-    return ChunkedGraph(graph, zeros + values[0][0], chunk_bits)
+    return ChunkedGraph(graph, zeros + value, chunk_bits)
 
 
 def _sized_product(

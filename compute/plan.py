@@ -109,7 +109,10 @@ def spread_for(
     with 1 Gbit/s links, a plain tree of products beat Toom levels spread for
     speed alone, while below a spread level the plain products crowd the
     workers that hold the spread value.
-    Only the prime form is spread (its last step is a shift).
+    Only the prime form is spread (its last step is a shift); a factorial
+    is spread in square form (:func:`compute.graph.split_graph`), its top
+    level a squaring of the root and the levels below the roots' products,
+    half the size of the prime form's at the same level.
     """
     if not product.prime_form or pieces < 2:
         return None

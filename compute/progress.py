@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 # Told the fraction of a piece of work done so far, from 0 to 1.
 ProgressCallback = Callable[[float], None]
 
-MULTIPLY_STAGES = frozenset({"multiply", "part-product", "divide", "square"})
+MULTIPLY_STAGES = frozenset(
+    {"multiply", "part-product", "part-square", "divide", "square"}
+)
 # A linear pass (chunking, evaluation, carries), per bit of its output.
 LINEAR_SECONDS_PER_BIT = 2e-10
 # A running task counts at most this share of its estimate: estimates are off

@@ -36,8 +36,14 @@ logger = logging.getLogger(__name__)
 # New memory a task takes at its peak beside its inputs, per byte of inputs,
 # by stage (measured on 250 MB and 1 GB of inputs): a part product assembles
 # its operands, multiplies them on one thread and cuts the product into
-# chunks (5.1x); `multiply` splits a large product over two threads (6.6x).
-WORKING_BYTES_PER_INPUT_BYTE = {"part-product": 5.1, "multiply": 6.6}
+# chunks (5.1x); a part square does so with one operand, half the inputs of
+# a part product of its size (8.8x, on 250 MB); `multiply` splits a large
+# product over two threads (6.6x).
+WORKING_BYTES_PER_INPUT_BYTE = {
+    "part-product": 5.1,
+    "part-square": 8.8,
+    "multiply": 6.6,
+}
 
 # Room kept below distributed's spill threshold, as a share of the limit.
 SPILL_MARGIN = 0.05

@@ -38,7 +38,7 @@ from functools import cache
 import gmpy2
 from gmpy2 import mpz
 
-from compute.kernels import multiply, releasing_gil
+from compute.kernels import SquareForm, multiply, releasing_gil
 from compute.kernels.parts import Parts
 
 # Point "infinity" (the leading coefficients), among the evaluation points.
@@ -210,6 +210,20 @@ def part_product(
     a = assemble(a_slices, chunk_bits)
     b = assemble(b_slices, chunk_bits)
     return signed_chunks(multiply(a, b, threads=1), chunk_bits, count)
+
+
+def part_square(chunk_bits: int, slices: Sequence[mpz], count: int) -> tuple[mpz, ...]:
+    """One part product of a squaring, ``A(p) ** 2``: :func:`part_product` with
+    one operand, by GMP's squaring (about 0.8x a product's time)."""
+    a = assemble(slices, chunk_bits)
+    return signed_chunks(a * a, chunk_bits, count)
+
+
+def cut_form(form: SquareForm, chunk_bits: int, count: int) -> tuple[mpz, ...]:
+    """A square form as its root's ``count`` chunks, then its odd part whole:
+    a factorial spread in square form enters its distributed levels."""
+    root, odd = form.peek()
+    return Parts((*to_chunks(root, chunk_bits, count), odd))
 
 
 def combine(coefficients: Sequence[int], chunks: Sequence[mpz]) -> mpz:

@@ -10,7 +10,9 @@ whose part products run on different workers. Toom-k does ``2k - 1`` part
 products of ``1/k`` of the size: about 1.7-1.8x one product's work for k = 3..4,
 with the longest task about ``1/k`` of it. Cutting only one operand would cap
 the gain at 2x (``a * b/k`` costs about half of ``a * b`` under FFT), so it is
-used only when one operand is already much shorter than the other.
+used only when one operand is already much shorter than the other. A squaring
+evaluates its one operand once, and its part products are squarings
+(``part-square``: about 0.8x a product's time).
 """
 
 from __future__ import annotations
@@ -178,6 +180,8 @@ def product(
     label: int,
     keep: int | None = None,
     filled: float | None = None,
+    *,
+    squaring: bool = False,
 ) -> Chunks:
     """The ``keep`` chunks (default ``len(a) + len(b)``) of ``a * b``, by Toom-k.
 
@@ -185,7 +189,7 @@ def product(
     for operands of similar length, a cut of the longer one into parts as
     long as the shorter one otherwise. ``filled`` is how many chunks the
     longer value is expected to fill, when it has chunks to spare
-    (fractions included).
+    (fractions included). ``squaring`` (``b`` is ``a``): see :func:`square`.
     """
     if len(a) < len(b):
         a, b = b, a
@@ -194,6 +198,11 @@ def product(
 
     def part_product(x: Sequence[object], y: Sequence[object], width: int) -> Chunks:
         """The chunks of ``x * y``, ``width`` of them (signed)."""
+        if squaring:
+            task = graph.add(
+                "part-square", label, toom.part_square, chunk_bits, list(x), width
+            )
+            return graph.items("part-square", label, task, width)
         task = graph.add(
             "part-product",
             label,
@@ -220,7 +229,7 @@ def product(
     top = max(part, len(a) - (ways - 1) * part)  # slices of the top part
     size = 2 * ways - 1
     a_points = _evaluated(graph, a, ways, part, top, label)
-    b_points = _evaluated(graph, b, ways, part, top, label)
+    b_points = a_points if squaring else _evaluated(graph, b, ways, part, top, label)
     matrix, divisor = toom.interpolation(ways)
     # Evaluated parts grow by a few bits (|A(p)| < 2**(top*C + 8)), so each
     # part product fits 2 * top + 1 chunks.
@@ -229,6 +238,20 @@ def product(
     return _recombine(
         graph, products, width, matrix, divisor, part, keep, chunk_bits, label
     )
+
+
+def square(
+    graph: TaskGraph,
+    a: Sequence[object],
+    chunk_bits: int,
+    ways: int,
+    label: int,
+    filled: float | None = None,
+) -> Chunks:
+    """The ``2 * len(a)`` chunks of ``a ** 2``, by Toom-k as :func:`product`
+    does ``a * a``, with the operand evaluated once and each part product a
+    squaring (``part-square``)."""
+    return product(graph, a, a, chunk_bits, ways, label, None, filled, squaring=True)
 
 
 def _evaluated(

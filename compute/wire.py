@@ -45,6 +45,7 @@ from distributed.protocol import dask_deserialize, dask_serialize
 from gmpy2 import mpz, xmpz
 
 from compute.checks import Hashed
+from compute.kernels import SquareForm
 from compute.kernels.parts import Parts
 
 if TYPE_CHECKING:
@@ -126,8 +127,41 @@ dask_serialize.register(mpz)(serialize_mpz)
 dask_deserialize.register(mpz)(deserialize_mpz)
 
 
+def serialize_form(
+    value: SquareForm,
+) -> tuple[dict[str, Any], list[memoryview | bytes]]:
+    """A :class:`compute.kernels.SquareForm`: its root's frame, then its odd part's."""
+    headers, frames = zip(*(serialize_mpz(part) for part in value.peek()), strict=True)
+    return {"form": list(headers), "compression": (False, False)}, [
+        frame for [frame] in frames
+    ]
+
+
+def deserialize_form(header: dict[str, Any], frames: list[Any]) -> SquareForm:
+    """The SquareForm of ``header`` and ``frames``; a ValueError if they disagree."""
+    if len(frames) != 2 or len(header["form"]) != 2:
+        raise ValueError(
+            f"{len(frames)} frames for a square form's 2 parts: the transfer was "
+            "cut short or corrupted"
+        )
+    root, odd = (
+        deserialize_mpz(part, [frame])
+        for part, frame in zip(header["form"], frames, strict=True)
+    )
+    return SquareForm(root, odd)
+
+
+dask_serialize.register(SquareForm)(serialize_form)
+dask_deserialize.register(SquareForm)(deserialize_form)
+sizeof.register(SquareForm)(sys.getsizeof)
+
+
 def serialize_hashed(value: Hashed) -> tuple[dict[str, Any], list[memoryview | bytes]]:
-    """A :class:`compute.checks.Hashed` mpz: its frame, its residue in the header."""
+    """A :class:`compute.checks.Hashed` mpz or square form: its frames, its
+    residue in the header."""
+    if isinstance(value.value, SquareForm):
+        header, frames = serialize_form(value.value)
+        return {**header, "hashed": "form", "residue": list(value.residue)}, frames
     if not isinstance(value.value, mpz):
         return {"hashed": "pickle"}, [pickle.dumps(value, protocol=5)]
     header, frames = serialize_mpz(value.value)
@@ -138,6 +172,8 @@ def deserialize_hashed(header: dict[str, Any], frames: list[Any]) -> Hashed:
     """The Hashed of ``header`` and ``frames``; a ValueError if they disagree."""
     if header.get("hashed") == "pickle":
         return pickle.loads(b"".join(frames))
+    if header.get("hashed") == "form":
+        return Hashed(deserialize_form(header, frames), tuple(header["residue"]))
     return Hashed(deserialize_mpz(header, frames), header["residue"])
 
 

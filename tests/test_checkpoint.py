@@ -102,12 +102,14 @@ def test_a_distributed_product_saves_its_part_products(tmp_path, client, caplog)
         first = run_chunked_factorial(n, client, folder).to_mpz()
         stages = {path.name.rsplit("-", 2)[0] for path in _results(folder)}
         # Each piece's file was removed once the product made from it was saved.
-        assert stages == {"multiply", "part-product"}
+        # A factorial spreads in square form: its top level is a squaring.
+        assert stages == {"multiply", "part-product", "part-square"}
         caplog.set_level(logging.INFO, logger="compute")
         again = run_chunked_factorial(n, client, folder).to_mpz()
     assert first == again == gmpy2.fac(n)
-    # The part products are all the rest needs: the pieces and products below
-    # them are neither read nor counted.
+    # The part products of the top (the square times the odd part) are all the
+    # rest needs: the squaring's part products, the pieces and the products
+    # below them are neither read nor counted.
     used = [path for path in _results(folder) if path.name.startswith("part-product")]
     assert 0 < len(used) < len(_results(folder))
     message = f"resuming from {folder}: {len(used)} saved results used"
@@ -137,6 +139,7 @@ def test_a_run_whose_workers_spill_saves_no_part_products(tmp_path):
         "prime-power-product",
         "multiply",
         "part-product",
+        "part-square",
     }
     assert saving[checkpoint.SPILLING_SAVED_STAGES] == {
         "prime-power-product",

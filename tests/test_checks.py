@@ -442,6 +442,59 @@ def test_square_forms_are_checked_root_and_odd_part_each():
         run_checked(kernels.multiply_square_forms, key, False, hashed, d)
 
 
+def test_a_flipped_bit_in_a_part_square_is_caught_and_computed_again(flip, caplog):
+    graph = TaskGraph()
+    a = random_value(6000, 3)
+    chunks = toom_graph.chunks_of(graph, a, CHUNK_BITS, 48, 0)
+    out = toom_graph.square(graph, chunks, CHUNK_BITS, 3, 0)
+    keys = [chunk.key for chunk in out]
+    marker = flip("part-square")
+    with caplog.at_level(logging.WARNING, logger="compute.checks"):
+        values = get_sync(checked(graph.tasks, keys), keys)
+    assert marker.exists()
+    assert toom.join_chunks(values, CHUNK_BITS) == a * a
+    [failed] = [r.getMessage() for r in caplog.records if "check failed" in r.message]
+    assert failed.startswith("product check failed in stage part-square on this")
+
+
+def test_a_spread_factorial_computes_a_faulty_product_of_forms_again(flip, caplog):
+    """Below the spread, products of square forms leave their inputs whole, so
+    that a fault found there is computed again (a lean split's are taken)."""
+    from compute.graph import split_graph
+    from compute.plan import Split, Spread
+    from compute.products import factorial_product
+
+    n = 300_007
+    split = Split(factorial_product(n), 2, 3, spread=Spread((3,), 1 << 11))
+    output = split_graph(split)
+    marker = flip("multiply")
+    with caplog.at_level(logging.WARNING, logger="compute.checks"):
+        values = get_sync(checked(output.graph.tasks, output.keys), output.keys)
+    assert marker.exists()
+    assert toom.join_chunks(values, output.chunk_bits) == gmpy2.fac(n)
+    [failed, passed] = [r.getMessage() for r in caplog.records]
+    assert failed.startswith("product check failed in stage multiply on this process")
+    assert passed.endswith(": computed again on this process, and now its check passes")
+
+
+def test_a_square_form_cut_into_chunks_is_checked_and_computed_again(flip, caplog):
+    root, odd = random_value(3000, 11), random_value(50, 12)
+    form = kernels.SquareForm(root, odd)
+    marker = flip("chunk")
+    with caplog.at_level(logging.WARNING, logger="compute.checks"):
+        parts = run_checked(toom.cut_form, "chunk-1-abc", False, form, CHUNK_BITS, 24)
+    assert marker.exists()
+    assert toom.join_chunks(parts[:-1], CHUNK_BITS) == root and parts[-1] == odd
+    [failed, passed] = [r.getMessage() for r in caplog.records]
+    assert failed.startswith("product check failed in stage chunk on this process")
+    assert (
+        passed
+        == "chunk-1-abc: computed again on this process, and now its check passes"
+    )
+    # The form is left whole: its consumer is not the only reader of it.
+    assert form.peek() == (root, odd)
+
+
 def test_the_delayed_graphs_are_checked_too(client):
     n = 3_000_000
     delayed = compute.factorial_delayed(n)

@@ -10,6 +10,7 @@ import random
 import signal
 import time
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from fractions import Fraction
 
@@ -191,6 +192,34 @@ def test_each_part_product_chunk_is_read_by_one_task(ways: int) -> None:
             readers[dependency] += 1
     assert len(readers) == (2 * ways - 1) * (2 * (count // ways) + 1)
     assert set(readers.values()) == {1}
+
+
+@pytest.mark.parametrize("ways", [2, 3, 4, 8, 16])
+@pytest.mark.parametrize("bits", [128 * 40, 128 * 33 + 5, 0])
+def test_a_toom_squaring_is_exact_and_evaluates_its_operand_once(
+    bits: int, ways: int
+) -> None:
+    rng = random.Random(ways * bits)
+    # 0 bits: every bit of 40 chunks set, so that carries cross every chunk.
+    a = _random(bits, rng) if bits else (mpz(1) << (CHUNK_BITS * 40)) - 1
+    graph = TaskGraph()
+    count = toom_graph.chunk_count(a.bit_length(), CHUNK_BITS)
+    chunks = toom_graph.chunks_of(graph, a, CHUNK_BITS, count, 0)
+    out = toom_graph.square(graph, chunks, CHUNK_BITS, ways, 0)
+    assert len(out) == 2 * count
+    values = get_sync(graph.tasks, [chunk.key for chunk in out])
+    assert toom.join_chunks(values, CHUNK_BITS) == a * a
+
+    def kernels_run(tasks: dict) -> Counter:
+        return Counter(getattr(task, "func", None) for task in tasks.values())
+
+    as_product = TaskGraph()  # with an operand of as many chunks
+    other = toom_graph.chunks_of(as_product, a ^ 1, CHUNK_BITS, count, 0)
+    toom_graph.product(as_product, chunks, other, CHUNK_BITS, ways, 0)
+    squaring, product = kernels_run(graph.tasks), kernels_run(as_product.tasks)
+    assert squaring[toom.part_square] == product[toom.part_product] == 2 * ways - 1
+    assert squaring[toom.part_product] == 0
+    assert 2 * squaring[toom.evaluate_slice] == product[toom.evaluate_slice] > 0
 
 
 @pytest.mark.parametrize("ways", [2, 3, 4, 16])

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections import Counter
 
 import dask.config
 import gmpy2
 import pytest
+from dask.local import get_sync
 from dask.utils import key_split
 
 import compute
-from compute import kernels
+from compute import kernels, toom
 from compute.graph import pick, products_graph, split_graph
-from compute.plan import Split, plan_products
+from compute.plan import Split, Spread, plan_products
 from compute.products import KINDS, Kind, binomial_product, factorial_product
 from compute.tasks import task_of_values
 from tests.test_plan import smallest_split_n
@@ -69,6 +71,47 @@ def test_a_lean_factorial_ends_in_one_squaring(pieces):
     assert graph.compute(scheduler="threads") == gmpy2.fac(n)
     assert stages(graph) == {"prime-power-product", "multiply", "square"}
     assert key_split(graph.key) == "square"
+
+
+@pytest.mark.parametrize("ways", [(3,), (4, 3), (8, 4, 3)])
+@pytest.mark.parametrize("below", [1, 2])
+def test_a_spread_factorial_is_its_root_squared_times_its_odd_part(ways, below):
+    """The top level squares the root; the roots' tree takes the levels below
+    it, from one form per leaf (``below`` pieces each), each cut once."""
+    n = 300_007
+    leaves = 2 ** (len(ways) - 1)
+    split = Split(
+        product=factorial_product(n),
+        pieces=leaves * below,
+        blocks_per_piece=3,
+        spread=Spread(ways, 1 << 11),
+    )
+    output = split_graph(split)
+    values = get_sync(output.graph.tasks, output.keys)
+    assert toom.join_chunks(values, output.chunk_bits) == gmpy2.fac(n)
+    kernels_run = Counter(
+        getattr(task, "func", None) for task in output.graph.tasks.values()
+    )
+    assert kernels_run[toom.cut_form] == leaves
+    assert kernels_run[toom.part_square] == 2 * ways[0] - 1
+    forms_multiplied = leaves * (below - 1)
+    assert kernels_run[kernels.multiply_square_forms] == forms_multiplied
+    # The roots' levels below the top: Toom-k, 2k - 1 part products each.
+    root_parts = sum(
+        (2 * k - 1) * 2**level for level, k in enumerate(reversed(ways[1:]))
+    )
+    # The square times the odd part: a cut, one part product per part.
+    assert kernels_run[toom.part_product] > root_parts
+
+
+def test_other_spread_products_stay_in_prime_form():
+    product = binomial_product(400_000, 200_000)
+    split = Split(product, pieces=4, blocks_per_piece=3, spread=Spread((3, 3), 1 << 11))
+    output = split_graph(split)
+    values = get_sync(output.graph.tasks, output.keys)
+    assert toom.join_chunks(values, output.chunk_bits) == gmpy2.comb(400_000, 200_000)
+    functions = {getattr(task, "func", None) for task in output.graph.tasks.values()}
+    assert toom.cut_form not in functions and toom.part_square not in functions
 
 
 def test_a_batch_of_small_values_is_one_task_holding_its_arguments():

@@ -13,6 +13,7 @@ from gmpy2 import mpz
 import compute
 from compute import toom, wire
 from compute.checks import Hashed
+from compute.kernels import SquareForm
 from compute.kernels.parts import Parts
 
 VALUES = [
@@ -154,3 +155,21 @@ def test_tasks_return_their_chunks_as_parts():
     assert type(chunks) is Parts
     assert type(toom.signed_chunks(-gmpy2.fac(10_000), 64 * 256, 10)) is Parts
     assert type(toom.evaluate_slice(3, chunks[:3])) is Parts
+
+
+def test_a_square_form_goes_as_two_frames_and_is_sized_by_its_parts():
+    root, odd = gmpy2.fac(20_000), mpz(-(3**41))
+    form = SquareForm(root, odd)
+    assert sizeof(form) >= sys.getsizeof(root) + sys.getsizeof(odd)
+    assert sizeof(Hashed(form, (1, 2))) >= sizeof(form)
+    header, frames = serialize(form, serializers=["dask"], on_error="raise")
+    assert header["serializer"] == "dask" and len(frames) == 2
+    assert deserialize(header, frames).peek() == (root, odd)
+    header, frames = serialize(Hashed(form, (5, 6)), serializers=["dask"])
+    back = deserialize(header, frames)
+    assert back.residue == (5, 6) and back.value.peek() == (root, odd)
+    form_header, form_frames = wire.serialize_form(form)
+    with pytest.raises(ValueError, match="1 frames for a square form's 2 parts"):
+        wire.deserialize_form(form_header, form_frames[:1])
+    form.take()
+    assert sizeof(form) < 100  # taken: its parts belong to the consumer

@@ -4,6 +4,7 @@ squaring: GMP's squaring needs about half the scratch of a product."""
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Sequence
 
 import gmpy2
@@ -30,6 +31,16 @@ class SquareForm:
 
     def __init__(self, root: mpz, odd: mpz) -> None:
         self._parts: tuple[mpz, mpz] | None = (root, odd)
+
+    def __sizeof__(self) -> int:
+        # Dask's memory accounting sizes a task's result with sys.getsizeof.
+        parts = self._parts or ()
+        return object.__sizeof__(self) + sum(sys.getsizeof(part) for part in parts)
+
+    @property
+    def taken(self) -> bool:
+        """Whether the parts were taken out (:meth:`take`)."""
+        return self._parts is None
 
     def peek(self) -> tuple[mpz, mpz]:
         """``(root, odd)``, leaving them in the form.
@@ -91,15 +102,20 @@ def square_form_piece(
 
 
 @releasing_gil
-def multiply_square_forms(a: SquareForm, b: SquareForm) -> SquareForm:
-    """The product of two square forms, taken (:meth:`SquareForm.take`).
+def multiply_square_forms(
+    a: SquareForm, b: SquareForm, take: bool = True
+) -> SquareForm:
+    """The product of two square forms, taken (:meth:`SquareForm.take`) unless
+    ``take`` is false.
 
     The roots are multiplied on one thread: on two, this step would hold
     more than the squaring after it (5e7!: 4.4 against 3.05 times the
-    result, the process included).
+    result, the process included). Taken, the roots are freed before the
+    task returns, whatever the scheduler does with its inputs; left, a
+    failed check can compute the step again.
     """
-    a_root, a_odd = a.take()
-    b_root, b_odd = b.take()
+    a_root, a_odd = a.take() if take else a.peek()
+    b_root, b_odd = b.take() if take else b.peek()
     root = multiply(a_root, b_root, threads=1)
     del a_root, b_root
     return SquareForm(root, a_odd * b_odd)
