@@ -11,6 +11,7 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from dask._task_spec import TaskRef
 from dask.delayed import Delayed
 
 from compute import kernels, toom, toom_graph
@@ -217,7 +218,7 @@ def _spread_square_form(split: Split) -> ChunkedGraph:
         )
     graph = TaskGraph()
     roots: list[_Sized] = []
-    odds: list[object] = []
+    odds: list[TaskRef] = []
     for form, form_bits in zip(level, _leaf_bits(split, len(level)), strict=True):
         root_bits = form_bits / 2  # of root**2 * odd, odd at least 1
         count = toom_graph.chunk_count(root_bits * (1 + SPREAD_SLACK) + 64, chunk_bits)
@@ -243,7 +244,7 @@ def _spread_square_form(split: Split) -> ChunkedGraph:
     odd_bits = primorial_product(product.limit).bits + low_shift + 64
     odd = toom_graph.cut_task(
         graph,
-        odds[0],  # type: ignore[arg-type]
+        odds[0],
         chunk_bits,
         toom_graph.chunk_count(odd_bits, chunk_bits),
         label,
