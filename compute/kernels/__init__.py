@@ -27,7 +27,7 @@ range-product tree. The modules, by concern:
 The names the graphs use are importable from here.
 """
 
-from compute.kernels.dealing import piece_bits
+from compute.kernels.dealing import odd_part_bits, piece_bits
 from compute.kernels.decimal_parts import decimal_digits, split_decimal
 from compute.kernels.heap import fix_heap_thresholds, release_free_heap
 from compute.kernels.modular import CHECK_MODULUS
@@ -79,6 +79,7 @@ __all__ = [
     "multiply_and_divide",
     "multiply_and_shift",
     "multiply_square_forms",
+    "odd_part_bits",
     "pack_words",
     "piece_bits",
     "prime_exponents",

@@ -212,6 +212,46 @@ def piece_bits(
     return bits.tolist()
 
 
+def odd_part_bits(
+    n: int, pieces: int, blocks_per_piece: int, terms: Sequence[tuple[int, int]]
+) -> float:
+    """Estimated bits of the odd parts of :func:`square_form_piece`'s
+    ``pieces`` forms together: the product of the odd primes ``p <= n`` whose
+    exponent in ``prod(m! ** c for m, c in terms)`` is odd, and each shared
+    prime (:func:`shared_primes`) once for every piece whose share of its
+    exponent is odd.
+
+    Exact (to a bit) for the primes up to ``max(isqrt(n), 2**22)``; above,
+    primes have density ``1/ln p`` and weigh ``log2 p`` each, so a range
+    weighs its length over ``ln 2`` times the share of it where the exponent
+    (a step function of p) is odd, sampled across it. For a factorial that is
+    about n bits in all (primes in ``(n/2, n]``, ``(n/4, n/3]``, ...), against
+    ``n log2(e)`` for every prime.
+    """
+    exact_limit = min(n, max(math.isqrt(n), _EXACT_WEIGHT_LIMIT))
+    primes = small_primes(exact_limit)[1:]
+    shared, exponents = shared_primes(
+        terms, pieces, dealing(n, pieces, blocks_per_piece)[1]
+    )
+    odd = (prime_exponents(primes, terms) % 2 == 1) & ~np.isin(primes, shared)
+    bits = float(np.log2(primes[odd].astype(np.float64)).sum())
+    odd_shares = sum(
+        (shared_exponents(exponents, piece, pieces) % 2 for piece in range(pieces)),
+        np.zeros(len(shared), dtype=np.int64),
+    )
+    bits += float((odd_shares * np.log2(shared.astype(np.float64))).sum())
+    if n > exact_limit:
+        bounds = np.geomspace(exact_limit + 1, n + 1, 1 << 14)
+        lows, highs = bounds[:-1], bounds[1:]
+        samples = lows[:, None] + (highs - lows)[:, None] * (np.arange(64) + 0.5) / 64
+        exponents = sum(
+            (c * np.floor(m / samples) for m, c in terms), np.zeros_like(samples)
+        )
+        share = (exponents % 2 == 1).mean(axis=1)
+        bits += float(((highs - lows) * share).sum()) / math.log(2)
+    return bits
+
+
 def _dealt(count: int, piece: int, pieces: int) -> np.ndarray:
     """Indices ``0..count-1`` that ``piece`` gets, dealt in snake order.
 
