@@ -90,13 +90,18 @@ def split_graph(split: Split) -> Output:
     The last step applies the power of two as a shift (prime form), or divides
     exactly by the factorials that the range leaves over (range form). With a
     spread, the top levels of the tree are distributed products and the
-    value stays in chunks on the workers; a factorial is then spread in
-    square form (:func:`_spread_square_form`).
+    value stays in chunks on the workers; a factorial may then be spread in
+    square form (:func:`_spread_square_form`, see
+    :func:`compute.plan.spread_for`).
     """
     product, label = split.product, split.product.arguments[0]
     if split.lean and split.spread is None and product.kind is Kind.FACTORIAL:
         return _square_form_graph(split)
-    if split.spread is not None and product.kind is Kind.FACTORIAL:
+    if (
+        split.spread is not None
+        and split.spread.square_form
+        and product.kind is Kind.FACTORIAL
+    ):
         return _spread_square_form(split)
     level = _pieces(split)
     keep = 2 ** len(split.spread.ways) if split.spread is not None else 2

@@ -465,7 +465,9 @@ def test_a_spread_factorial_computes_a_faulty_product_of_forms_again(flip, caplo
     from compute.products import factorial_product
 
     n = 300_007
-    split = Split(factorial_product(n), 2, 3, spread=Spread((3,), 1 << 11))
+    split = Split(
+        factorial_product(n), 2, 3, spread=Spread((3,), 1 << 11, square_form=True)
+    )
     output = split_graph(split)
     marker = flip("multiply")
     with caplog.at_level(logging.WARNING, logger="compute.checks"):
