@@ -150,15 +150,22 @@ def _range_weights(
     sampled across it.
     """
     lows, highs = lows.astype(np.float64), highs.astype(np.float64)
-    samples = lows[:, None] + (highs - lows)[:, None] * (np.arange(32) + 0.5) / 32
+    return (highs - lows) * _sampled_exponents(lows, highs, terms, 32).mean(axis=1)
+
+
+def _sampled_exponents(
+    lows: np.ndarray,
+    highs: np.ndarray,
+    terms: Sequence[tuple[int, int]] | None,
+    count: int,
+) -> np.ndarray:
+    """The exponent ``sum(c * (m // p))`` at ``count`` points evenly across
+    each ``[low, high)`` above ``isqrt(n)`` (1 everywhere for ``terms=None``):
+    one row per range."""
+    samples = lows[:, None] + (highs - lows)[:, None] * (np.arange(count) + 0.5) / count
     if terms is None:
-        exponents = np.ones_like(samples)
-    else:
-        exponents = sum(
-            (c * np.floor(m / samples) for m, c in terms),
-            np.zeros_like(samples),
-        )
-    return (highs - lows) * exponents.mean(axis=1)
+        return np.ones_like(samples)
+    return sum((c * np.floor(m / samples) for m, c in terms), np.zeros_like(samples))
 
 
 def piece_bits(
@@ -243,10 +250,7 @@ def odd_part_bits(
     if n > exact_limit:
         bounds = np.geomspace(exact_limit + 1, n + 1, 1 << 14)
         lows, highs = bounds[:-1], bounds[1:]
-        samples = lows[:, None] + (highs - lows)[:, None] * (np.arange(64) + 0.5) / 64
-        exponents = sum(
-            (c * np.floor(m / samples) for m, c in terms), np.zeros_like(samples)
-        )
+        exponents = _sampled_exponents(lows, highs, terms, 64)
         share = (exponents % 2 == 1).mean(axis=1)
         bits += float(((highs - lows) * share).sum()) / math.log(2)
     return bits
